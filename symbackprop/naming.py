@@ -1,0 +1,155 @@
+"""Names of every parameter and intermediate quantity, in ASCII and in LaTeX.
+
+Schemes (see README, "Naming"):
+  neuron      neurons 1, 2, 3, … across the non-input layers; weight w{j}{k}
+              (w{j}_{k} once an index has two digits), bias b{j}
+  sequential  weights w1, w2, … layer by layer, by receiving then source neuron;
+              biases b1, b2, … the same way
+  layer       W{l}_{j}_{k} and b{l}_{j}, the textbook W^(l)_jk and b^(l)_j
+Intermediates: z and h per neuron (z{j}, h{j}; z{l}_{j}, h{l}_{j} with layer
+naming), outputs y (y1, y2, … when there are several) and targets t (t1, …).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+
+SCHEMES = ("neuron", "sequential", "layer")
+BIAS_MODES = ("per_neuron", "per_layer", "none")
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
+}  # fmt: skip
+# Names that would shadow a function in the generated NumPy code or in SymPy's parser.
+RESERVED = {
+    "exp", "log", "ln", "sqrt", "abs", "sin", "cos", "tan", "tanh", "sinh", "cosh", "pi", "E", "I", "N",
+    "S", "O", "Q", "Max", "Min", "sigmoid", "softplus", "relu", "leaky_relu", "step", "leaky_step",
+    "Heaviside", "Piecewise", "numpy", "np", "sympy", "lambda", "L", "eta",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Name:
+    """One quantity's name: an identifier for code and JSON, and its LaTeX."""
+
+    ascii: str
+    latex: str
+
+
+def _pair(j: int, k: int) -> str:
+    return f"{j}{k}" if j < 10 and k < 10 else f"{j}_{k}"
+
+
+def _pair_latex(j: int, k: int) -> str:
+    return f"{j}{k}" if j < 10 and k < 10 else f"{j},{k}"
+
+
+def is_generated_intermediate(name: str) -> bool:
+    """True for names symbackprop gives to inputs, targets, outputs, z, h and δ."""
+    return bool(re.fullmatch(r"(x|t|y|z|h|delta)\d*(_\d+)?", name))
+
+
+def custom_latex(name: str) -> str:
+    """LaTeX for a user-chosen parameter name: w_a1 → w_{a1}, alpha → \\alpha, w7 → w_{7}."""
+    head, _, tail = name.partition("_")
+    match = re.fullmatch(r"([A-Za-z]+?)(\d+)", head)
+    if match and not tail:
+        head, tail = match.groups()
+    base = rf"\{head}" if head in GREEK else (head if len(head) == 1 else rf"\mathit{{{head}}}")
+    return f"{base}_{{{tail.replace('_', ',')}}}" if tail else base
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Default names of a network's weights, biases and intermediates, layer by layer.
+
+    Index [l][j][k] of `weights` is the weight into neuron j of non-input layer
+    l+1 from neuron k of the layer before; `biases[l][j]` is None without biases.
+    """
+
+    weights: tuple[tuple[tuple[Name, ...], ...], ...]
+    biases: tuple[tuple[Name | None, ...], ...]
+    pre_activations: tuple[tuple[Name, ...], ...]
+    activations: tuple[tuple[Name, ...], ...]  # hidden h's, then the outputs ŷ
+    deltas: tuple[tuple[Name, ...], ...]
+    inputs: tuple[Name, ...]
+    targets: tuple[Name, ...]
+
+
+def layout(layers: tuple[int, ...], *, scheme: str, bias: str) -> Layout:
+    """Name every quantity of a network with `layers` neurons per layer."""
+    n_in, n_out = layers[0], layers[-1]
+    inputs = tuple(Name(f"x{k}", f"x_{{{k}}}") for k in range(1, n_in + 1))
+    single = n_out == 1
+    targets = tuple(Name("t", "t") if single else Name(f"t{k}", f"t_{{{k}}}") for k in range(1, n_out + 1))
+    outputs = tuple(Name("y", r"\hat{y}") if single else Name(f"y{k}", rf"\hat{{y}}_{{{k}}}") for k in range(1, n_out + 1))
+
+    weights, biases, zs, hs, deltas = [], [], [], [], []
+    neuron = 0  # global neuron number for the neuron scheme
+    weight_count = bias_count = 0  # running numbers for the sequential scheme
+    depth = len(layers) - 1
+    for l in range(1, depth + 1):
+        size, fan_in = layers[l], layers[l - 1]
+        layer_w, layer_b, layer_z, layer_h, layer_d = [], [], [], [], []
+        for j_local in range(1, size + 1):
+            neuron += 1
+            row = []
+            for k in range(1, fan_in + 1):
+                weight_count += 1
+                if scheme == "neuron":
+                    row.append(Name(f"w{_pair(neuron, k)}", f"w_{{{_pair_latex(neuron, k)}}}"))
+                elif scheme == "sequential":
+                    row.append(Name(f"w{weight_count}", f"w_{{{weight_count}}}"))
+                else:
+                    row.append(Name(f"W{l}_{j_local}_{k}", f"W^{{({l})}}_{{{_pair_latex(j_local, k)}}}"))
+            layer_w.append(tuple(row))
+            if bias == "none":
+                layer_b.append(None)
+            elif bias == "per_layer":
+                layer_b.append(Name(f"b{l}", f"b_{{{l}}}") if scheme != "layer" else Name(f"b{l}", f"b^{{({l})}}"))
+            elif scheme == "layer":
+                layer_b.append(Name(f"b{l}_{j_local}", f"b^{{({l})}}_{{{j_local}}}"))
+            else:
+                bias_count += 1
+                number = neuron if scheme == "neuron" else bias_count
+                layer_b.append(Name(f"b{number}", f"b_{{{number}}}"))
+            if scheme == "layer":
+                layer_z.append(Name(f"z{l}_{j_local}", f"z^{{({l})}}_{{{j_local}}}"))
+                layer_h.append(Name(f"h{l}_{j_local}", f"h^{{({l})}}_{{{j_local}}}"))
+                layer_d.append(Name(f"delta{l}_{j_local}", rf"\delta^{{({l})}}_{{{j_local}}}"))
+            else:
+                layer_z.append(Name(f"z{neuron}", f"z_{{{neuron}}}"))
+                layer_h.append(Name(f"h{neuron}", f"h_{{{neuron}}}"))
+                layer_d.append(Name(f"delta{neuron}", rf"\delta_{{{neuron}}}"))
+        weights.append(tuple(layer_w))
+        biases.append(tuple(layer_b))
+        zs.append(tuple(layer_z))
+        hs.append(tuple(layer_h) if l < depth else outputs)
+        deltas.append(tuple(layer_d))
+    return Layout(tuple(weights), tuple(biases), tuple(zs), tuple(hs), tuple(deltas), inputs, targets)
+
+
+def default_parameter_names(lay: Layout) -> list[str]:
+    """Every parameter name in network order (weights then bias, layer by layer), once each."""
+    names: list[str] = []
+    for layer_w, layer_b in zip(lay.weights, lay.biases):
+        for row in layer_w:
+            names.extend(w.ascii for w in row)
+        for b in layer_b:
+            if b is not None:
+                names.append(b.ascii)
+    return list(dict.fromkeys(names))
+
+
+def check_custom_name(name: object) -> str | None:
+    """Return why `name` cannot name a parameter, or None when it can."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        return f"'{name}' is not a valid name (a letter, then letters, digits or _)"
+    if keyword.iskeyword(name) or name in RESERVED:
+        return f"'{name}' is reserved (a Python keyword or a function name)"
+    if is_generated_intermediate(name):
+        return f"'{name}' is the name of an input, target, output, z, h or delta"
+    return None

@@ -1,0 +1,120 @@
+"""Numbers from the derivation: compiled forward pass, loss, δ's, gradients and updates.
+
+The derived quantities are assignments (z, h, ŷ, L, δ) in the order backpropagation
+computes them. They are handed to `sympy.lambdify` as its common-subexpression list,
+so the generated NumPy code evaluates each intermediate once, as the chain rule does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from symbackprop import ops
+from symbackprop.chain import Derivation
+from symbackprop.errors import SpecError
+from symbackprop.spec import Example
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Values of one gradient-descent step; arrays have one entry per example."""
+
+    forward: dict[str, np.ndarray]  # every z, h and output
+    losses: np.ndarray  # per example
+    deltas: dict[str, np.ndarray]
+    per_example_gradients: dict[str, np.ndarray]
+    gradients: dict[str, float]  # mean over the examples
+    updated: dict[str, float]  # after one step; frozen parameters unchanged
+
+    @property
+    def loss(self) -> float:
+        return float(np.mean(self.losses))
+
+
+def forward_assignments(derivation: Derivation) -> list[tuple[sympy.Symbol, sympy.Expr]]:
+    """z and a of each neuron, layer by layer, in the numerically stable forms."""
+    network = derivation.network
+    steps = []
+    for layer in network.layers:
+        steps += [(n.z, network.z_definition(n)) for n in layer]
+        steps += [(n.a, network.a_definition(n, stable=True)) for n in layer]
+    return steps
+
+
+def loss_assignment(derivation: Derivation) -> tuple[sympy.Symbol, sympy.Expr]:
+    """L, from the logits when the ŷ form would take ln(0) at saturation."""
+    network = derivation.network
+    zs = [n.z for n in network.layers[-1]]
+    stable = ops.stable_loss_from_logits(network.spec.loss, network.spec.output_activation, zs, network.targets)
+    return network.loss_symbol, stable if stable is not None else network.loss
+
+
+class Evaluator:
+    """Compiled NumPy functions for a derivation: call with examples and parameter values."""
+
+    def __init__(self, derivation: Derivation) -> None:
+        self.derivation = derivation
+        network = derivation.network
+        self.arguments = [*network.inputs, *network.targets, *network.parameters]
+        forward = forward_assignments(derivation)
+        loss = loss_assignment(derivation)
+        backward = [(symbol, delta.definition) for symbol, delta in derivation.deltas.items()]
+        self.forward_symbols = [symbol for symbol, _ in forward]
+        self.delta_symbols = [symbol for symbol, _ in backward]
+        self.parameter_names = list(derivation.gradients)
+        gradient_exprs = [g.delta_form for g in derivation.gradients.values()]
+        self._full = _compile(self.arguments, forward + [loss] + backward,
+                              [*self.forward_symbols, network.loss_symbol, *self.delta_symbols, *gradient_exprs])  # fmt: skip
+        self._loss = _compile(self.arguments, forward + [loss], [network.loss_symbol])
+
+    def _columns(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> list:
+        inputs = np.array([e.inputs for e in examples], dtype=float).T
+        targets = np.array([e.targets for e in examples], dtype=float).T
+        return [*inputs, *targets, *(float(parameters[p.name]) for p in self.derivation.network.parameters)]
+
+    def losses(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> np.ndarray:
+        """The loss of each example."""
+        (values,) = self._loss(*self._columns(examples, parameters))
+        return np.broadcast_to(values, (len(examples),)).astype(float)
+
+    def solve(self, examples: Sequence[Example], parameters: Mapping[str, float], *, learning_rate: float,
+              frozen: Sequence[str] = ()) -> Solution:  # fmt: skip
+        """Forward pass, loss, δ's, mean gradients and one step w ← w − η·∂L/∂w."""
+        count = len(examples)
+        outputs = [np.broadcast_to(v, (count,)).astype(float) for v in self._full(*self._columns(examples, parameters))]
+        n_forward, n_delta = len(self.forward_symbols), len(self.delta_symbols)
+        forward = dict(zip((s.name for s in self.forward_symbols), outputs[:n_forward]))
+        losses = outputs[n_forward]
+        deltas = dict(zip((s.name for s in self.delta_symbols), outputs[n_forward + 1 : n_forward + 1 + n_delta]))
+        per_example = dict(zip(self.parameter_names, outputs[n_forward + 1 + n_delta :]))
+        gradients = {name: float(np.mean(values)) for name, values in per_example.items()}
+        updated = {
+            name: float(parameters[name]) if name in frozen else float(parameters[name]) - learning_rate * gradients[name]
+            for name in self.parameter_names
+        }
+        return Solution(forward, losses, deltas, per_example, gradients, updated)
+
+
+def _compile(arguments: list[sympy.Symbol], assignments: list[tuple[sympy.Symbol, sympy.Expr]],
+             outputs: list[sympy.Expr]) -> Callable:  # fmt: skip
+    """lambdify `outputs`, computing `assignments` first, in order, as the generated code's locals."""
+    return sympy.lambdify(
+        arguments, outputs, modules=[ops.NUMPY_KERNELS, "numpy"], cse=lambda _exprs: (assignments, outputs)
+    )
+
+
+def solve(derivation: Derivation, *, parameters: Mapping[str, float] | None = None,
+          examples: Sequence[Example] | None = None) -> Solution:  # fmt: skip
+    """Evaluate one gradient-descent step of the derivation's spec (or the given values)."""
+    spec = derivation.network.spec
+    examples = spec.examples if examples is None else examples
+    if not examples:
+        raise SpecError("inputs", "missing; give inputs and targets (one example) or data (a batch) to compute numbers")
+    return Evaluator(derivation).solve(
+        examples, spec.parameters if parameters is None else parameters,
+        learning_rate=spec.learning_rate, frozen=spec.frozen,
+    )  # fmt: skip

@@ -1,0 +1,270 @@
+"""Activations and losses: SymPy builders, local derivatives and stable NumPy kernels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+LEAKY_SLOPE = sympy.Rational(1, 100)
+
+
+class sigmoid(sympy.Function):  # noqa: N801 - the printed name is the function's name
+    """The logistic function σ(z) = 1/(1 + e^(−z)), kept whole so it prints as σ."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    @classmethod
+    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:
+        return sympy.Rational(1, 2) if z == 0 else None
+
+    def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
+        return 1 / (1 + sympy.exp(-z))
+
+    def _latex(self, printer, exp=None) -> str:
+        body = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+class softplus(sympy.Function):  # noqa: N801
+    """softplus(z) = ln(1 + e^z)."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
+        return sympy.log(1 + sympy.exp(z))
+
+    def _latex(self, printer, exp=None) -> str:
+        body = rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+class step(sympy.Function):  # noqa: N801
+    """The ReLU derivative: 1 for z > 0, else 0 (the value 0 at the kink is a convention)."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+    def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
+        return sympy.Heaviside(z, 0)
+
+    def _latex(self, printer, exp=None) -> str:
+        return rf"\mathbb{{1}}\left[{printer._print(self.args[0])} > 0\right]"
+
+
+class relu(sympy.Function):  # noqa: N801
+    """relu(z) = max(0, z)."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return step(self.args[0])
+
+    def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
+        return sympy.Max(0, z)
+
+    def _latex(self, printer, exp=None) -> str:
+        body = rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+class leaky_step(sympy.Function):  # noqa: N801
+    """The leaky-ReLU derivative: 1 for z > 0, else the slope α = 0.01."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+    def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
+        return sympy.Piecewise((1, z > 0), (LEAKY_SLOPE, True))
+
+    def _latex(self, printer, exp=None) -> str:
+        arg = printer._print(self.args[0])
+        return rf"\begin{{cases}}1 & {arg} > 0\\ \alpha & \text{{otherwise}}\end{{cases}}"
+
+
+class leaky_relu(sympy.Function):  # noqa: N801
+    """leaky_relu(z) = z for z > 0, else α·z with α = 0.01."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return leaky_step(self.args[0])
+
+    def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
+        return sympy.Piecewise((z, z > 0), (LEAKY_SLOPE * z, True))
+
+    def _latex(self, printer, exp=None) -> str:
+        body = rf"\operatorname{{LeakyReLU}}\left({printer._print(self.args[0])}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+CUSTOM_FUNCTIONS = (sigmoid, softplus, step, relu, leaky_step, leaky_relu)
+
+
+def to_standard_sympy(expr: sympy.Expr) -> sympy.Expr:
+    """Rewrite our named functions into plain SymPy (exp, log, Max, Piecewise, Heaviside)."""
+    return expr.rewrite(sympy.exp) if expr.has(*CUSTOM_FUNCTIONS) else expr
+
+
+def _stable_sigmoid(z):
+    # tanh form: never overflows, unlike 1/(1 + exp(-z)) at z = -1000
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
+
+
+def _step(z):
+    return (np.asarray(z) > 0).astype(float)
+
+
+def _leaky_step(z):
+    return np.where(np.asarray(z) > 0, 1.0, float(LEAKY_SLOPE))
+
+
+NUMPY_KERNELS: dict[str, Callable] = {
+    "sigmoid": _stable_sigmoid,
+    "softplus": lambda z: np.logaddexp(0.0, z),
+    "step": _step,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_step": _leaky_step,
+    "leaky_relu": lambda z: np.where(np.asarray(z) > 0, z, float(LEAKY_SLOPE) * np.asarray(z)),
+}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation a = f(z) with f' written in a and z, as students write it."""
+
+    name: str
+    definition_latex: str  # f(z) = ..., with z as the argument
+    derivative_latex: str  # f'(z) = ..., in the seeds' terms
+    apply: Callable[[sympy.Expr], sympy.Expr]
+    derivative: Callable[[sympy.Expr, sympy.Expr], sympy.Expr]  # (z, a) -> df/dz
+    has_kink: bool = False
+
+
+ELEMENTWISE: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation(
+            "sigmoid",
+            r"\sigma(z) = \frac{1}{1 + e^{-z}}",
+            r"\sigma'(z) = \sigma(z)\,\bigl(1 - \sigma(z)\bigr)",
+            sigmoid,
+            lambda z, a: a * (1 - a),
+        ),
+        Activation(
+            "tanh",
+            r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}",
+            r"\tanh'(z) = 1 - \tanh^{2}(z)",
+            sympy.tanh,
+            lambda z, a: 1 - a**2,
+        ),
+        Activation(
+            "relu",
+            r"\operatorname{ReLU}(z) = \max(0, z)",
+            r"\operatorname{ReLU}'(z) = \mathbb{1}[z > 0]",
+            relu,
+            lambda z, a: step(z),
+            has_kink=True,
+        ),
+        Activation(
+            "leaky_relu",
+            r"\operatorname{LeakyReLU}(z) = \begin{cases} z & z > 0 \\ \alpha z & \text{otherwise} \end{cases},\ \alpha = 0.01",
+            r"\operatorname{LeakyReLU}'(z) = \begin{cases} 1 & z > 0 \\ \alpha & \text{otherwise} \end{cases}",
+            leaky_relu,
+            lambda z, a: leaky_step(z),
+            has_kink=True,
+        ),
+        Activation("linear", r"f(z) = z", r"f'(z) = 1", lambda z: z, lambda z, a: sympy.S.One),
+        Activation(
+            "softplus",
+            r"\operatorname{softplus}(z) = \ln\left(1 + e^{z}\right)",
+            r"\operatorname{softplus}'(z) = \sigma(z)",
+            softplus,
+            lambda z, a: sigmoid(z),
+        ),
+    )
+}
+
+SOFTMAX = "softmax"
+SOFTMAX_DEFINITION_LATEX = r"\hat{y}_k = \frac{e^{z_k}}{\sum_j e^{z_j}}"
+SOFTMAX_DERIVATIVE_LATEX = r"\frac{\partial \hat{y}_i}{\partial z_k} = \hat{y}_i\left(\mathbb{1}[i = k] - \hat{y}_k\right)"
+ACTIVATION_NAMES = (*ELEMENTWISE, SOFTMAX)
+
+
+def softmax(zs: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
+    """Softmax outputs e^{z_k} / Σ_j e^{z_j} for a layer's pre-activations."""
+    total = sympy.Add(*(sympy.exp(z) for z in zs))
+    return [sympy.exp(z) / total for z in zs]
+
+
+def softmax_derivative(ys: Sequence[sympy.Symbol], i: int, k: int) -> sympy.Expr:
+    """∂y_i/∂z_k = y_i (1[i = k] − y_k), in the outputs' symbols."""
+    return ys[i] * ((1 if i == k else 0) - ys[k])
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss L(ŷ, t) summed over the K outputs of one example."""
+
+    name: str
+    definition_latex: str
+    build: Callable[[Sequence[sympy.Symbol], Sequence[sympy.Symbol]], sympy.Expr]
+    requires_output: str | None = None  # an output activation the loss only makes sense with
+
+
+def _squared(ys, ts) -> sympy.Expr:
+    return sympy.Add(*((y - t) ** 2 for y, t in zip(ys, ts)))
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss(
+            "half_squared_error",
+            r"L = \frac{1}{2}\sum_{k} (\hat{y}_k - t_k)^2",
+            lambda ys, ts: sympy.Rational(1, 2) * _squared(ys, ts),
+        ),
+        Loss("squared_error", r"L = \sum_{k} (\hat{y}_k - t_k)^2", _squared),
+        Loss(
+            "mse",
+            r"L = \frac{1}{K}\sum_{k=1}^{K} (\hat{y}_k - t_k)^2",
+            lambda ys, ts: _squared(ys, ts) / len(ys),
+        ),
+        Loss(
+            "binary_cross_entropy",
+            r"L = -\sum_{k} \bigl[t_k \ln \hat{y}_k + (1 - t_k) \ln (1 - \hat{y}_k)\bigr]",
+            lambda ys, ts: -sympy.Add(*(t * sympy.log(y) + (1 - t) * sympy.log(1 - y) for y, t in zip(ys, ts))),
+            requires_output="sigmoid",
+        ),
+        Loss(
+            "cross_entropy",
+            r"L = -\sum_{k} t_k \ln \hat{y}_k",
+            lambda ys, ts: -sympy.Add(*(t * sympy.log(y) for y, t in zip(ys, ts))),
+            requires_output=SOFTMAX,
+        ),
+    )
+}
+
+
+def stable_loss_from_logits(
+    loss: str, output_activation: str, zs: Sequence[sympy.Symbol], ts: Sequence[sympy.Symbol]
+) -> sympy.Expr | None:
+    """The loss written in the output pre-activations, for the pairs whose ŷ form overflows.
+
+    Cross-entropy of a saturated sigmoid or softmax needs ln(0) in the ŷ form;
+    these forms are equal to it and finite for any z.
+    """
+    if loss == "binary_cross_entropy" and output_activation == "sigmoid":
+        return sympy.Add(*(t * softplus(-z) + (1 - t) * softplus(z) for z, t in zip(zs, ts)))
+    if loss == "cross_entropy" and output_activation == SOFTMAX:
+        peak = sympy.Max(*zs)
+        log_total = peak + sympy.log(sympy.Add(*(sympy.exp(z - peak) for z in zs)))
+        return -sympy.Add(*(t * (z - log_total) for z, t in zip(zs, ts)))
+    return None
+
+
+def stable_softmax(zs: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
+    """Softmax with the largest z subtracted first, equal to `softmax` and overflow-free."""
+    peak = sympy.Max(*zs)
+    return softmax([z - peak for z in zs])

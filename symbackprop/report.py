@@ -1,0 +1,153 @@
+"""Plain-text tables and JSON-ready dicts for `solve` and `derive` (the CLI prints them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sympy
+
+from symbackprop import chain, ops
+from symbackprop.finite_diff import GradCheck
+from symbackprop.numeric import Solution
+
+MAX_EXAMPLE_COLUMNS = 6
+
+
+def _value(values) -> float | list[float]:
+    return float(values[0]) if len(values) == 1 else [float(v) for v in values]
+
+
+def solution_json(derivation: chain.Derivation, solution: Solution, check: GradCheck) -> dict[str, Any]:
+    """The `solve --json` contract: loss, forward, gradients, updated, gradcheck (+ deltas)."""
+    return {
+        "loss": solution.loss,
+        "forward": {name: _value(v) for name, v in solution.forward.items()},
+        "deltas": {name: _value(v) for name, v in solution.deltas.items()},
+        "gradients": solution.gradients,
+        "updated": solution.updated,
+        "frozen": list(derivation.network.spec.frozen),
+        "gradcheck": {
+            "max_rel_error": check.max_relative_error,
+            "ok": check.ok,
+            "rows": {r.name: {"chain_rule": r.chain_rule, "finite_difference": r.finite_difference,
+                              "rel_error": r.relative_error} for r in check.rows},
+        },  # fmt: skip
+    }
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    line = lambda cells: "  " + "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+
+
+def _describe(spec) -> str:
+    shape = "-".join(map(str, spec.layers))
+    acts = spec.activations[0] if len(set(spec.activations)) == 1 else ", ".join(spec.activations)
+    return f"network {shape}, activation {acts}, loss {spec.loss}, learning rate η = {spec.learning_rate:g}"
+
+
+def solution_text(derivation: chain.Derivation, solution: Solution, check: GradCheck, *, decimals: int = 6) -> str:
+    """A readable report: forward pass, loss, gradients with updates, gradient check."""
+    spec = derivation.network.spec
+    fmt = lambda v: f"{v:.{decimals}f}"  # noqa: E731
+    count = len(solution.losses)
+    shown = min(count, MAX_EXAMPLE_COLUMNS)
+    columns = ["value"] if count == 1 else [f"example {i + 1}" for i in range(shown)]
+    lines = [spec.title] if spec.title else []
+    lines.append(_describe(spec))
+    if count > 1:
+        lines.append(f"batch of {count} examples: loss and gradients are means over the batch"
+                     + (f" (first {shown} shown)" if shown < count else ""))  # fmt: skip
+    lines += ["", "Forward pass"]
+    lines += _table(["quantity", *columns], [[n, *map(fmt, v[:shown])] for n, v in solution.forward.items()])
+    lines += ["", f"Loss  L = {fmt(solution.loss)}" + (" (mean over the batch)" if count > 1 else "")]
+    lines += ["", "Error signals δ = ∂L/∂z"]
+    lines += _table(["delta", *columns], [[n, *map(fmt, v[:shown])] for n, v in solution.deltas.items()])
+    lines += ["", f"Gradients and one gradient-descent step, w ← w − η·∂L/∂w with η = {spec.learning_rate:g}"]
+    rows = []
+    for name, gradient in solution.gradients.items():
+        note = "frozen" if name in spec.frozen else ""
+        rows.append([name, fmt(spec.parameters[name]), fmt(gradient), fmt(solution.updated[name]), note])
+    lines += _table(["parameter", "value", "∂L/∂parameter", "updated", ""], rows)
+    verdict = "ok" if check.ok else "MISMATCH"
+    lines += ["", f"Gradient check (central finite differences): max relative error {check.max_relative_error:.1e}, {verdict}"]
+    return "\n".join(lines)
+
+
+def _partial(factor: chain.Factor) -> str:
+    return f"∂{factor.of}/∂{factor.wrt}"
+
+
+def _text(expr: sympy.Expr) -> str:
+    return sympy.sstr(expr)
+
+
+def derivation_text(derivation: chain.Derivation, names: Sequence[str]) -> str:
+    """For each parameter: the Leibniz chain, its factors, the δ form and the expanded form."""
+    network = derivation.network
+    spec = network.spec
+    lines = [spec.title] if spec.title else []
+    lines += [_describe(spec), f"L = {_text(network.loss)}", ""]
+    lines.append("Error signals (each computed once, reused by every gradient below):")
+    for symbol, delta in derivation.deltas.items():
+        leibniz = " + ".join(" · ".join(_partial(f) for f in term) for term in delta.terms)
+        lines.append(f"  {symbol} = ∂L/∂{delta.neuron.z} = {leibniz}")
+        lines.append(f"         = {_text(delta.definition)}")
+    for name in names:
+        gradient = derivation.gradients[name]
+        lines += ["", f"∂L/∂{name}" + ("   (frozen: not updated)" if name in spec.frozen else "")]
+        if gradient.chains is None:
+            lines.append(f"  chain: {len(gradient.occurrences)} place(s), too many paths to list; see the δ form")
+        else:
+            lines.append("  chain:   " + " + ".join(" · ".join(_partial(f) for f in c) for c in gradient.chains))
+            lines.append("  factors: " + " + ".join(" · ".join(f"({_text(f.expression)})" for f in c) for c in gradient.chains))
+        lines.append(f"  δ form:  {_text(gradient.delta_form)}")
+        if gradient.expanded is not None:
+            lines.append(f"  in inputs, targets and parameters: {_text(gradient.expanded)}")
+    return "\n".join(lines)
+
+
+def _factor_json(factor: chain.Factor) -> dict[str, str]:
+    return {"of": factor.of.name, "wrt": factor.wrt.name, "expression": _text(factor.expression)}
+
+
+def derivation_json(derivation: chain.Derivation, names: Sequence[str], proof: dict[str, bool] | None) -> dict[str, Any]:
+    """The `derive --json` contract: per parameter its chains, factors, δ form, expression and symbols."""
+    network = derivation.network
+    spec = network.spec
+    result: dict[str, Any] = {
+        "title": spec.title,
+        "layers": list(spec.layers),
+        "loss": {"name": spec.loss, "expression": _text(network.loss)},
+        "deltas": {
+            symbol.name: {
+                "neuron": delta.neuron.z.name,
+                "terms": [[_factor_json(f) for f in term] for term in delta.terms],
+                "definition": _text(delta.definition),
+            }
+            for symbol, delta in derivation.deltas.items()
+        },
+        "parameters": {},
+    }
+    for name in names:
+        gradient = derivation.gradients[name]
+        entry: dict[str, Any] = {
+            "frozen": name in spec.frozen,
+            "chains": None if gradient.chains is None else [[_factor_json(f) for f in c] for c in gradient.chains],
+            "delta_form": _text(gradient.delta_form),
+        }
+        if gradient.expanded is not None:
+            expression = ops.to_standard_sympy(gradient.expanded)
+            used = expression.free_symbols
+            entry["expression"] = _text(expression)
+            entry["symbols"] = {
+                "inputs": [s.name for s in network.inputs if s in used],
+                "targets": [s.name for s in network.targets if s in used],
+                "parameters": [s.name for s in network.parameters if s in used],
+            }
+        if proof is not None:
+            entry["proof"] = proof[name]
+        result["parameters"][name] = entry
+    return result

@@ -1,0 +1,313 @@
+"""Load and validate a network spec (YAML, JSON, TOML or a dict) into a frozen `Spec`."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from symbackprop import naming, ops
+from symbackprop.errors import InputFileError, SpecError, did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KEYS = (
+    "title", "layers", "activation", "loss", "naming", "bias", "learning_rate",
+    "inputs", "targets", "data", "parameters", "init", "frozen", "rename",
+)  # fmt: skip
+MAX_PARAMETERS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example: input values (network order) and target values."""
+
+    inputs: tuple[float, ...]
+    targets: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated network: architecture, names, data and parameter values."""
+
+    layers: tuple[int, ...]
+    activations: tuple[str, ...]  # one per non-input layer
+    loss: str
+    naming: str = "neuron"
+    bias: str = "per_neuron"
+    learning_rate: float = 0.1
+    examples: tuple[Example, ...] = ()
+    parameters: dict[str, float] = field(default_factory=dict)  # every parameter, network order
+    frozen: tuple[str, ...] = ()
+    rename: dict[str, str] = field(default_factory=dict)
+    title: str = ""
+
+    @property
+    def output_activation(self) -> str:
+        return self.activations[-1]
+
+    @property
+    def is_batch(self) -> bool:
+        return len(self.examples) > 1
+
+
+def load(path: str | Path, **overrides: Any) -> Spec:
+    """Read a spec file (.yaml/.yml, .json or .toml) and validate it.
+
+    Raises:
+        InputFileError: the file cannot be read or parsed.
+        SpecError: the content is not a valid spec.
+    """
+    return from_dict({**read_mapping(path), **overrides})
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML, JSON or TOML file whose top level must be a mapping."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path}: is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputFileError(f"{path}: invalid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputFileError(f"{path}{line}: invalid YAML: {problem}") from None
+    if data is None:
+        raise InputFileError(f"{path}: the file is empty; a spec needs at least 'layers' and 'loss'")
+    if not isinstance(data, dict):
+        raise InputFileError(f"{path}: the top level must be a mapping of keys (layers, loss, ...), not {_kind(data)}")
+    return data
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(where, f"must be a number, got {_kind(value)}")
+    if not math.isfinite(value):
+        raise SpecError(where, f"must be a finite number, got {value}")
+    return float(value)
+
+
+def _numbers(value: object, where: str, length: int, what: str) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise SpecError(where, f"must be a list of {length} numbers, got {_kind(value)}")
+    if len(value) != length:
+        raise SpecError(where, f"has {len(value)} values but the network has {length} {what}")
+    return tuple(_number(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _choice(value: object, where: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise SpecError(where, f"must be one of {', '.join(choices)}; got {_kind(value)}")
+    if value not in choices:
+        raise SpecError(where, f"unknown value '{value}'{did_you_mean(value, choices)}; valid: {', '.join(choices)}")
+    return value
+
+
+def from_dict(raw: Mapping[str, Any]) -> Spec:
+    """Validate a spec given as a mapping with the documented keys.
+
+    Raises:
+        SpecError: naming the key path of the first problem found.
+    """
+    if not isinstance(raw, Mapping):
+        raise SpecError("", f"a spec must be a mapping of keys, not {_kind(raw)}")
+    for key in raw:
+        if key not in KEYS:
+            raise SpecError(str(key), f"unknown key{did_you_mean(str(key), KEYS)}; valid keys: {', '.join(KEYS)}")
+    for required in ("layers", "loss"):
+        if required not in raw:
+            raise SpecError(required, "missing; every spec needs 'layers' and 'loss'")
+
+    layers = _layers(raw["layers"])
+    depth = len(layers) - 1
+    activations = _activations(raw.get("activation", "sigmoid"), depth)
+    loss = _choice(raw["loss"], "loss", tuple(ops.LOSSES))
+    required = ops.LOSSES[loss].requires_output
+    if required and activations[-1] != required:
+        raise SpecError("loss", f"{loss} needs a {required} output layer, but the output activation is {activations[-1]}")
+    scheme = _choice(raw.get("naming", "neuron"), "naming", naming.SCHEMES)
+    bias = _choice(raw.get("bias", "per_neuron"), "bias", naming.BIAS_MODES)
+    learning_rate = _number(raw.get("learning_rate", 0.1), "learning_rate")
+    if learning_rate <= 0:
+        raise SpecError("learning_rate", f"must be positive, got {learning_rate:g}")
+
+    lay = naming.layout(layers, scheme=scheme, bias=bias)
+    defaults = naming.default_parameter_names(lay)
+    rename = _rename(raw.get("rename", {}), defaults)
+    names = list(dict.fromkeys(rename.get(n, n) for n in defaults))
+    examples = _examples(raw, layers, loss)
+    parameters = _parameters(raw.get("parameters"), raw.get("init"), names)
+    frozen = _frozen(raw.get("frozen", []), names)
+    title = raw.get("title", "")
+    if not isinstance(title, str):
+        raise SpecError("title", f"must be text, got {_kind(title)}")
+    return Spec(
+        layers=layers, activations=activations, loss=loss, naming=scheme, bias=bias,
+        learning_rate=learning_rate, examples=examples, parameters=parameters,
+        frozen=frozen, rename=rename, title=title,
+    )  # fmt: skip
+
+
+def _layers(value: object) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) < 2:
+        raise SpecError("layers", "must be a list of at least two layer sizes, input layer first, e.g. [2, 2, 1]")
+    for i, size in enumerate(value):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SpecError(f"layers[{i}]", f"must be a positive whole number of neurons, got {size!r}")
+    count = sum(a * b + b for a, b in zip(value, value[1:]))
+    if count > MAX_PARAMETERS:
+        raise SpecError("layers", f"{count} parameters is more than the limit of {MAX_PARAMETERS}")
+    return tuple(value)
+
+
+def _activations(value: object, depth: int) -> tuple[str, ...]:
+    if isinstance(value, str):
+        names, where = [value] * depth, ["activation"] * depth
+    elif isinstance(value, list):
+        if len(value) != depth:
+            raise SpecError("activation", f"has {len(value)} names but the network has {depth} non-input layers")
+        names, where = value, [f"activation[{i}]" for i in range(depth)]
+    else:
+        raise SpecError("activation", f"must be a name or a list of names, one per non-input layer; got {_kind(value)}")
+    checked = tuple(_choice(n, w, ops.ACTIVATION_NAMES) for n, w in zip(names, where))
+    for i, name in enumerate(checked[:-1]):
+        if name == ops.SOFTMAX:
+            raise SpecError(where[i], "softmax is only allowed on the output layer")
+    return checked
+
+
+def _rename(value: object, defaults: list[str]) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise SpecError("rename", f"must map default parameter names to new names, got {_kind(value)}")
+    for old, new in value.items():
+        if old not in defaults:
+            raise SpecError(f"rename.{old}", f"no parameter has this name{did_you_mean(str(old), defaults)}")
+        if new in defaults:
+            continue  # tying to another default name
+        problem = naming.check_custom_name(new)
+        if problem:
+            raise SpecError(f"rename.{old}", problem)
+    return dict(value)
+
+
+def _examples(raw: Mapping[str, Any], layers: tuple[int, ...], loss: str) -> tuple[Example, ...]:
+    n_in, n_out = layers[0], layers[-1]
+    single = "inputs" in raw or "targets" in raw
+    if single and "data" in raw:
+        raise SpecError("data", "give either inputs and targets (one example) or data (a batch), not both")
+    if single:
+        missing = "targets" if "inputs" in raw else "inputs"
+        if missing not in raw:
+            raise SpecError(missing, "missing; inputs and targets come together")
+        examples = [Example(_numbers(raw["inputs"], "inputs", n_in, "inputs"), _numbers(raw["targets"], "targets", n_out, "outputs"))]
+        where = ["targets"]
+    elif "data" in raw:
+        data = raw["data"]
+        if not isinstance(data, list) or not data:
+            raise SpecError("data", "must be a non-empty list of {inputs: [...], targets: [...]} entries")
+        examples, where = [], []
+        for i, entry in enumerate(data):
+            if not isinstance(entry, dict) or set(entry) != {"inputs", "targets"}:
+                raise SpecError(f"data[{i}]", "must be a mapping with exactly the keys inputs and targets")
+            examples.append(Example(
+                _numbers(entry["inputs"], f"data[{i}].inputs", n_in, "inputs"),
+                _numbers(entry["targets"], f"data[{i}].targets", n_out, "outputs"),
+            ))  # fmt: skip
+            where.append(f"data[{i}].targets")
+    else:
+        return ()
+    if loss in ("binary_cross_entropy", "cross_entropy"):
+        for example, place in zip(examples, where):
+            for k, t in enumerate(example.targets):
+                if not 0 <= t <= 1:
+                    raise SpecError(f"{place}[{k}]", f"{loss} needs targets between 0 and 1, got {t:g}")
+    return tuple(examples)
+
+
+def _parameters(values: object, init: object, names: list[str]) -> dict[str, float]:
+    given: dict[str, float] = {}
+    if values is not None:
+        if not isinstance(values, dict):
+            raise SpecError("parameters", f"must map parameter names to numbers, got {_kind(values)}")
+        for name, value in values.items():
+            if name not in names:
+                raise SpecError(f"parameters.{name}", f"no parameter has this name{did_you_mean(str(name), names)}; parameters: {', '.join(names)}")
+            given[name] = _number(value, f"parameters.{name}")
+    missing = [n for n in names if n not in given]
+    if missing and init is None:
+        if values is None:
+            return _draw({}, names, seed=0, scale=1.0, decimals=2)
+        raise SpecError("parameters", f"no value for {', '.join(missing)}; give them or add init: {{seed: 0}} to draw them")
+    if init is not None:
+        if not isinstance(init, dict):
+            raise SpecError("init", f"must be a mapping such as {{seed: 0, scale: 1.0, decimals: 2}}, got {_kind(init)}")
+        for key in init:
+            if key not in ("seed", "scale", "decimals"):
+                raise SpecError(f"init.{key}", "unknown key; valid keys: seed, scale, decimals")
+        seed = init.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SpecError("init.seed", f"must be a whole number ≥ 0, got {seed!r}")
+        scale = _number(init.get("scale", 1.0), "init.scale")
+        decimals = init.get("decimals", 2)
+        if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 15:
+            raise SpecError("init.decimals", f"must be a whole number from 0 to 15, got {decimals!r}")
+        return _draw(given, names, seed=seed, scale=scale, decimals=decimals)
+    return {n: given[n] for n in names}
+
+
+def _draw(given: dict[str, float], names: list[str], *, seed: int, scale: float, decimals: int) -> dict[str, float]:
+    # Every name gets a draw, given or not, so adding one value never shifts the others.
+    draws = np.random.default_rng(seed).uniform(-scale, scale, size=len(names))
+    return {n: given.get(n, round(float(d), decimals)) for n, d in zip(names, draws)}
+
+
+def _frozen(value: object, names: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise SpecError("frozen", f"must be a list of parameter names, got {_kind(value)}")
+    for i, name in enumerate(value):
+        if name not in names:
+            raise SpecError(f"frozen[{i}]", f"no parameter named '{name}'{did_you_mean(str(name), names)}")
+    return tuple(dict.fromkeys(value))
