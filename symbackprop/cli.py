@@ -73,6 +73,22 @@ def run_derive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_check(args: argparse.Namespace) -> int:
+    import os
+
+    from symbackprop import check
+
+    _, derivation = _load(args.spec)
+    answers = check.load_answers(args.answers)
+    marking = check.check(derivation, answers, tolerance=args.tolerance, source=args.answers)
+    if args.json:
+        _print_json(check.marking_json(marking))
+    else:
+        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        print(check.marking_text(marking, colour=colour))
+    return EXIT_OK if marking.ok else EXIT_FAILED
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation: derive, evaluate and check every ∂L/∂w.")
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
@@ -96,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument("--json", action="store_true", help="print one JSON object")
     derive.add_argument("--no-proof", action="store_true", help="skip the sympy.diff cross-check in --json")
     derive.set_defaults(run=run_derive)
+
+    check = commands.add_parser(
+        "check", help="mark a hand calculation: right, wrong or carried forward, with the likely mistake",
+        description="Example: symbackprop check examples/seed_2_2_1.yaml examples/seed_answers.yaml. "
+        "Exit status 0 when every given value is right or carried forward, 1 when one is wrong.",
+    )  # fmt: skip
+    check.add_argument("spec", help="network spec (.yaml, .json or .toml) with one example")
+    check.add_argument("answers", help="the student's values, shaped like solve --json (.yaml, .json or .toml)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--tolerance", type=float, metavar="X",
+                       help="accept values within ±X instead of the precision each is written with")  # fmt: skip
+    check.set_defaults(run=run_check)
     return parser
 
 

@@ -30,6 +30,15 @@ class InputFileError(SymbackpropError):
     """A file cannot be read or parsed at all."""
 
 
+class AnswersError(SymbackpropError):
+    """A student's answers file is malformed; `where` is its key path, e.g. ``forward.z9``."""
+
+    def __init__(self, where: str, what: str) -> None:
+        self.where = where
+        self.what = what
+        super().__init__(f"{where}: {what}" if where else what)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for a close match, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1)

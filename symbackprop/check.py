@@ -1,0 +1,468 @@
+"""Mark a student's hand calculation: precision-aware comparison, error carried forward, diagnosis.
+
+A student's answers have the shape of ``solve --json`` (forward, loss, deltas,
+gradients, updated). Each value is compared with the exact one at the precision
+it was written with. A wrong value is re-computed from the student's own earlier
+values (error carried forward) and, when that fails too, from each mistake in
+`symbackprop.mistakes` until one explains it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy
+import yaml
+
+from symbackprop import mistakes, numeric, ops
+from symbackprop.chain import Derivation
+from symbackprop.errors import AnswersError, InputFileError, did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTIONS = ("forward", "loss", "deltas", "gradients", "updated")
+IGNORED_SECTIONS = ("frozen", "gradcheck")  # parts of `solve --json` that are not answers
+STATUSES = ("correct", "wrong", "carried_forward")
+NO_EXPLANATION = "no known mistake explains this"
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
+
+
+@dataclass(frozen=True)
+class Written:
+    """A number as the student wrote it: its text, value and decimal places (0.50 has 2)."""
+
+    text: str
+    value: float
+    decimals: int  # negative for 2e3, which is written to the nearest thousand
+
+    @property
+    def half_unit(self) -> float:
+        """Half a unit in the last written place: the precision the value claims."""
+        return 0.5 * 10.0 ** -self.decimals
+
+
+def written(text: str, *, where: str = "") -> Written:
+    """Read a number from the text a student typed, keeping its precision.
+
+    Raises:
+        AnswersError: the text is not a plain decimal number.
+    """
+    match = _NUMBER.fullmatch(text.strip())
+    if match is None:
+        raise AnswersError(where, f"'{text}' is not a number; write a decimal such as 0.5818 or 1.5e-3")
+    fraction = match.group(1) or match.group(2) or ""
+    exponent = int(match.group(3) or 0)
+    return Written(text.strip(), float(text), len(fraction) - exponent)
+
+
+Answers = dict[str, Written]  # answers-file path ("forward.z1", "loss", ...) -> value
+
+
+def load_answers(path: str | Path) -> Answers:
+    """Read an answers file (.yaml/.yml, .json or .toml) keeping each number's text.
+
+    Raises:
+        InputFileError: the file cannot be read or parsed.
+        AnswersError: the content does not have the shape of ``solve --json``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path}: is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            raw = json.loads(text, parse_float=_Raw, parse_int=_Raw, parse_constant=_Raw)
+        elif suffix == ".toml":
+            raw = tomllib.loads(text, parse_float=_Raw)
+        else:
+            raw = _yaml_raw(yaml.compose(text, Loader=yaml.SafeLoader))
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputFileError(f"{path}: invalid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputFileError(f"{path}{line}: invalid YAML: {problem}") from None
+    if raw is None:
+        raise InputFileError(f"{path}: the file is empty; give at least one of {', '.join(SECTIONS)}")
+    return answers_from_mapping(raw, source=str(path))
+
+
+class _Raw(str):
+    """A scalar's source text, kept so that 0.50 still has two decimals."""
+
+
+def _yaml_raw(node: yaml.Node | None) -> Any:
+    if node is None:
+        return None
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key_node, value_node in node.value:
+            key = str(_yaml_raw(key_node))
+            if key in result:
+                raise AnswersError(key, f"given twice (line {key_node.start_mark.line + 1})")
+            result[key] = _yaml_raw(value_node)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_yaml_raw(n) for n in node.value]
+    return None if node.tag == "tag:yaml.org,2002:null" else _Raw(node.value)
+
+
+def answers_from_mapping(raw: Mapping[str, Any], *, source: str = "answers") -> Answers:
+    """Flatten and validate answers given as a mapping of sections; numbers or their text.
+
+    A float given directly (not as text) counts with the decimals of its shortest repr.
+    Missing values (null / None) are skipped: the student did not compute them.
+
+    Raises:
+        AnswersError: an unknown section, a section of the wrong kind, or a value that is not a number.
+    """
+    if not isinstance(raw, Mapping):
+        raise AnswersError(source, f"the top level must be a mapping with keys such as {', '.join(SECTIONS)}")
+    answers: Answers = {}
+    for section, content in raw.items():
+        where = f"{source}: {section}"
+        if section in IGNORED_SECTIONS:
+            continue
+        if section not in SECTIONS:
+            raise AnswersError(where, f"unknown section{did_you_mean(str(section), SECTIONS)}; valid: {', '.join(SECTIONS)}")
+        if section == "loss":
+            if content is not None:
+                answers["loss"] = _value(content, where)
+            continue
+        if content is None:
+            continue
+        if not isinstance(content, Mapping):
+            raise AnswersError(where, f"must map names to numbers, e.g. {section}: {{name: 0.5818}}")
+        for name, value in content.items():
+            if value is not None:
+                answers[f"{section}.{name}"] = _value(value, f"{where}.{name}")
+    if not answers:
+        raise AnswersError(source, f"no values given; fill in at least one of {', '.join(SECTIONS)}")
+    return answers
+
+
+def _value(value: object, where: str) -> Written:
+    if isinstance(value, Written):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise AnswersError(where, "must be one number (this command checks one example at a time)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise AnswersError(where, f"must be a finite number, got {value}")
+    return written(value if isinstance(value, str) else repr(value), where=where)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One quantity of the hand calculation and its definition in earlier quantities."""
+
+    name: str  # answers-file path: forward.z1, loss, deltas.delta3, gradients.w11, updated.w11
+    label: str  # as printed: z1, L, delta3, ∂L/∂w11, new w11
+    symbol: sympy.Symbol
+    expression: sympy.Expr
+
+
+@dataclass(frozen=True)
+class Program:
+    """The hand calculation as ordered steps (z → h → ŷ → L → δ → gradients → updates)."""
+
+    derivation: Derivation
+    steps: dict[sympy.Symbol, Step]  # computation order
+    known: dict[sympy.Symbol, float]  # inputs, targets, parameters and η
+    eta: sympy.Symbol
+    gradient_symbols: dict[str, sympy.Symbol]  # parameter name -> its ∂L/∂p step
+    updated_symbols: dict[str, sympy.Symbol]  # parameter name -> its updated-value step
+
+    def by_name(self) -> dict[str, Step]:
+        return {step.name: step for step in self.steps.values()}
+
+
+def program(derivation: Derivation) -> Program:
+    """The steps of one example's forward pass, loss, δ's, gradients and update.
+
+    Raises:
+        AnswersError: the spec has no example, or a batch of several.
+    """
+    network = derivation.network
+    spec = network.spec
+    if len(spec.examples) != 1:
+        found = "none" if not spec.examples else f"a batch of {len(spec.examples)}"
+        raise AnswersError("spec", f"check marks one example at a time; give the spec inputs and targets (it has {found})")
+    example = spec.examples[0]
+    eta = sympy.Dummy("eta")
+    known = dict(zip(network.inputs, example.inputs)) | dict(zip(network.targets, example.targets))
+    known |= {p: spec.parameters[p.name] for p in network.parameters} | {eta: spec.learning_rate}
+
+    steps: list[Step] = []
+    for layer in network.layers:
+        steps += [Step(f"forward.{n.z.name}", n.z.name, n.z, network.z_definition(n)) for n in layer]
+        steps += [Step(f"forward.{n.a.name}", n.a.name, n.a, network.a_definition(n, stable=True)) for n in layer]
+    steps.append(Step("loss", "L", network.loss_symbol, network.loss))
+    steps += [Step(f"deltas.{s.name}", s.name, s, d.definition) for s, d in derivation.deltas.items()]
+    gradient_symbols = {name: sympy.Dummy(f"dL_d{name}") for name in derivation.gradients}
+    updated_symbols = {name: sympy.Dummy(f"new_{name}") for name in derivation.gradients}
+    for name, gradient in derivation.gradients.items():
+        steps.append(Step(f"gradients.{name}", f"∂L/∂{name}", gradient_symbols[name], gradient.delta_form))
+    for name, gradient in derivation.gradients.items():
+        new = gradient.parameter if name in spec.frozen else gradient.parameter - eta * gradient_symbols[name]
+        steps.append(Step(f"updated.{name}", f"new {name}", updated_symbols[name], new))
+    return Program(derivation, {s.symbol: s for s in steps}, known, eta, gradient_symbols, updated_symbols)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(expression: sympy.Expr) -> tuple[tuple[sympy.Symbol, ...], Any]:
+    arguments = tuple(sorted(expression.free_symbols, key=sympy.default_sort_key))
+    return arguments, sympy.lambdify(arguments, expression, modules=[ops.NUMPY_KERNELS, "numpy"])
+
+
+class Run:
+    """Values of a program's steps, with the student's values pinned where given.
+
+    Args:
+        changes: step symbol -> a different expression (a mistake).
+        rounding: round every computed value to this many decimals before it is used.
+    """
+
+    def __init__(self, prog: Program, pinned: Mapping[sympy.Symbol, float], *,
+                 changes: Mapping[sympy.Symbol, sympy.Expr] | None = None, rounding: int | None = None) -> None:  # fmt: skip
+        self.program = prog
+        self.pinned = pinned
+        self.changes = changes or {}
+        self.rounding = rounding
+        self._values: dict[sympy.Symbol, float] = {}
+
+    def expression(self, symbol: sympy.Symbol) -> sympy.Expr:
+        return self.changes.get(symbol, self.program.steps[symbol].expression)
+
+    def value(self, symbol: sympy.Symbol) -> float:
+        """The value used downstream: known, pinned by the student, or computed."""
+        if symbol in self.program.known:
+            return self.program.known[symbol]
+        if symbol in self.pinned:
+            return self.pinned[symbol]
+        if symbol not in self._values:
+            computed = self.compute(symbol)
+            self._values[symbol] = computed if self.rounding is None else round(computed, self.rounding)
+        return self._values[symbol]
+
+    def compute(self, symbol: sympy.Symbol) -> float:
+        """The step's value from its inputs, ignoring any value pinned for the step itself."""
+        arguments, function = _compiled(self.expression(symbol))
+        with np.errstate(all="ignore"):
+            return float(function(*(self.value(a) for a in arguments)))
+
+    def sources(self, symbol: sympy.Symbol) -> list[sympy.Symbol]:
+        """Pinned steps this step's value is computed from, reached without passing another pinned one."""
+        found: dict[sympy.Symbol, None] = {}
+        stack = [a for a in _compiled(self.expression(symbol))[0] if a in self.program.steps]
+        seen = set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current in self.pinned:
+                found[current] = None
+            else:
+                stack += [a for a in _compiled(self.expression(current))[0] if a in self.program.steps]
+        return [s for s in self.program.steps if s in found]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The verdict on one given value."""
+
+    name: str
+    label: str
+    given: Written
+    expected: float
+    status: str  # one of STATUSES
+    diagnosis: str  # empty when correct
+    mistakes: tuple[str, ...]  # kinds from symbackprop.mistakes that explain a wrong value
+    from_own_values: float | None  # the value that follows from the student's earlier values
+
+
+@dataclass(frozen=True)
+class Marking:
+    """Every given value marked, in computation order, and the first wrong step."""
+
+    title: str
+    marks: tuple[Mark, ...]
+    tolerance: float | None
+
+    @property
+    def root_cause(self) -> Mark | None:
+        return next((m for m in self.marks if m.status == "wrong"), None)
+
+    @property
+    def ok(self) -> bool:
+        return self.root_cause is None
+
+
+def expected_values(derivation: Derivation) -> dict[str, float]:
+    """The engine's exact value of every quantity, by answers-file path."""
+    spec = derivation.network.spec
+    solution = numeric.Evaluator(derivation).solve(spec.examples, spec.parameters, learning_rate=spec.learning_rate,
+                                                   frozen=spec.frozen)  # fmt: skip
+    values = {f"forward.{n}": float(v[0]) for n, v in solution.forward.items()}
+    values["loss"] = solution.loss
+    values |= {f"deltas.{n}": float(v[0]) for n, v in solution.deltas.items()}
+    values |= {f"gradients.{n}": v for n, v in solution.gradients.items()}
+    values |= {f"updated.{n}": v for n, v in solution.updated.items()}
+    return values
+
+
+def check(derivation: Derivation, answers: Answers, *, tolerance: float | None = None, source: str = "answers") -> Marking:
+    """Mark each given value correct, carried forward or wrong, and diagnose the wrong ones.
+
+    Args:
+        tolerance: absolute tolerance for every value instead of its written precision.
+        source: the answers' file name, for error messages.
+
+    Raises:
+        AnswersError: an unknown quantity name, or a spec that is not one example.
+    """
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
+        raise AnswersError("--tolerance", f"must be a positive number, got {tolerance:g}")
+    prog = program(derivation)
+    steps = prog.by_name()
+    for name in answers:
+        if name not in steps:
+            raise AnswersError(f"{source}: {name}", _unknown(name, steps))
+    expected = expected_values(derivation)
+    pinned = {steps[n].symbol: w.value for n, w in answers.items()}
+    uncertainty = {steps[n].symbol: (tolerance if tolerance is not None else w.half_unit) for n, w in answers.items()}
+    own = Run(prog, pinned)
+    catalogue = mistakes.catalogue(prog)
+
+    marks = []
+    correct: set[sympy.Symbol] = set()
+    for symbol, step in prog.steps.items():
+        if step.name not in answers:
+            continue
+        given = answers[step.name]
+        if _agrees(given.value, expected[step.name], uncertainty[symbol]):
+            correct.add(symbol)
+            marks.append(Mark(step.name, step.label, given, expected[step.name], "correct", "", (), None))
+            continue
+        follows = own.compute(symbol)
+        sources = own.sources(symbol)
+        slack = uncertainty[symbol] + _propagated(prog, pinned, uncertainty, symbol, sources, follows)
+        if _agrees(given.value, follows, slack):
+            wrong_sources = [prog.steps[s].label for s in sources if s not in correct]
+            diagnosis = (f"follows from your {', '.join(wrong_sources)}" if wrong_sources
+                         else f"follows from your rounded {', '.join(prog.steps[s].label for s in sources)}")  # fmt: skip
+            marks.append(Mark(step.name, step.label, given, expected[step.name], "carried_forward", diagnosis, (), follows))
+            continue
+        explained = _explain(prog, pinned, catalogue, symbol, given.value, slack)
+        diagnosis = "; or ".join(m.explanation for m in explained) or NO_EXPLANATION
+        kinds = tuple(dict.fromkeys(m.kind for m in explained))
+        marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", diagnosis, kinds, follows))
+    return Marking(derivation.network.spec.title, tuple(marks), tolerance)
+
+
+def _unknown(name: str, steps: Mapping[str, Step]) -> str:
+    section, _, quantity = name.partition(".")
+    valid = [n.partition(".")[2] for n in steps if n.startswith(section + ".")]
+    return f"no quantity named '{quantity}'{did_you_mean(quantity, valid)}; {section} names: {', '.join(valid)}"
+
+
+def _agrees(given: float, value: float, slack: float) -> bool:
+    # the relative margin absorbs binary rounding of numbers such as 0.245
+    return math.isfinite(value) and abs(given - value) <= slack * (1 + 1e-9) + 1e-15 * abs(value)
+
+
+def _propagated(prog: Program, pinned: Mapping[sympy.Symbol, float], uncertainty: Mapping[sympy.Symbol, float],
+                symbol: sympy.Symbol, sources: list[sympy.Symbol], value: float) -> float:  # fmt: skip
+    """How far the student's unwritten digits of earlier values could move this one (first order)."""
+    total = 0.0
+    for source in sources:
+        shifted = Run(prog, {**pinned, source: pinned[source] + uncertainty[source]}).compute(symbol)
+        if math.isfinite(shifted):
+            total += abs(shifted - value)
+    return total
+
+
+def _explain(prog: Program, pinned: Mapping[sympy.Symbol, float], catalogue: list[mistakes.Mistake],
+             symbol: sympy.Symbol, given: float, slack: float) -> list[mistakes.Mistake]:  # fmt: skip
+    explained: list[mistakes.Mistake] = []
+    for mistake in catalogue:
+        if mistake.kind in {m.kind for m in explained}:
+            continue  # one explanation per kind: the narrowest, or the most digits for rounding
+        value = Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding).compute(symbol)
+        if _agrees(given, value, slack):
+            explained.append(mistake)
+    return explained
+
+
+def marking_json(marking: Marking) -> dict[str, Any]:
+    """The ``check --json`` contract: one entry per given value, plus the root cause."""
+    root = marking.root_cause
+    return {
+        "title": marking.title,
+        "ok": marking.ok,
+        "tolerance": marking.tolerance,
+        "quantities": [
+            {"name": m.name, "given": m.given.value, "written": m.given.text, "expected": m.expected,
+             "status": m.status, "diagnosis": m.diagnosis or None, "mistakes": list(m.mistakes),
+             "from_own_values": m.from_own_values}
+            for m in marking.marks
+        ],  # fmt: skip
+        "counts": {status: sum(m.status == status for m in marking.marks) for status in STATUSES},
+        "root_cause": None if root is None else {"name": root.name, "diagnosis": root.diagnosis},
+    }
+
+
+_COLOURS = {"correct": "\033[32m", "wrong": "\033[31m", "carried_forward": "\033[33m"}
+
+
+def marking_text(marking: Marking, *, colour: bool = False) -> str:
+    """A table of the marks, a count, and the first wrong step with its diagnosis."""
+    rows = []
+    for m in marking.marks:
+        digits = min(max(m.given.decimals, 0) + 2, 12)
+        rows.append([m.label, m.given.text, f"{m.expected:.{digits}f}", m.status.replace("_", " "), m.diagnosis])
+    header = ["quantity", "given", "exact", "status", "diagnosis"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str], status: str | None = None) -> str:
+        padded = [c.ljust(w) for c, w in zip(cells, widths)]
+        if colour and status is not None:
+            padded[3] = f"{_COLOURS[status]}{padded[3]}\033[0m"
+        return ("  " + "  ".join(padded)).rstrip()
+
+    precision = (f"tolerance ±{marking.tolerance:g}" if marking.tolerance is not None
+                 else "each value at the precision it is written with")  # fmt: skip
+    lines = [f"Checking answers for: {marking.title}" if marking.title else "Checking answers", f"({precision})", ""]
+    lines += [line(header), line(["-" * w for w in widths])]
+    lines += [line(row, m.status) for row, m in zip(rows, marking.marks)]
+    counts = {s: sum(m.status == s for m in marking.marks) for s in STATUSES}
+    lines += ["", f"{counts['correct']} correct, {counts['carried_forward']} carried forward, {counts['wrong']} wrong"]
+    root = marking.root_cause
+    if root is None:
+        lines.append("Every given value is right (or follows correctly from your earlier values).")
+    else:
+        lines.append(f"First wrong step: {root.label} = {root.given.text}, exact {root.expected:.6g}: {root.diagnosis}")
+    return "\n".join(lines)
