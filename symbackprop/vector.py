@@ -1,0 +1,346 @@
+"""Layer-wise matrix form of backpropagation, shown with SymPy matrix symbols and run as NumPy products.
+
+    z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾,  a⁽ˡ⁾ = f(z⁽ˡ⁾)
+    δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾ ⊙ f'(z⁽ˡ⁾),  ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ,  ∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾
+
+One MatrixSymbol stands for a whole layer, so an MNIST-sized network needs a
+handful of symbols instead of one per weight. Only the output layer's δ, which
+depends on the loss, is derived per component (on a one-layer copy of the
+output layer, by `chain.derive`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+from sympy.matrices.expressions import HadamardProduct
+from sympy.printing.latex import LatexPrinter
+
+from symbackprop import chain, graph, naming, numeric, ops
+from symbackprop import spec as spec_module
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One line of the matrix form: `lhs` = `rhs`, both SymPy (matrix) expressions."""
+
+    lhs: sympy.Expr
+    rhs: sympy.Expr
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A non-input layer as matrices, and where its entries sit in the spec's parameter list."""
+
+    index: int  # l, 1-based
+    size: int
+    fan_in: int
+    activation: str
+    W: sympy.MatrixSymbol
+    b: sympy.MatrixSymbol | None
+    z: sympy.MatrixSymbol
+    a: sympy.MatrixSymbol
+    delta: sympy.MatrixSymbol
+    slope: sympy.MatrixSymbol  # f'(z⁽ˡ⁾), evaluated elementwise
+    weight_index: np.ndarray  # (size, fan_in) positions in Spec.parameters; tied names share one
+    bias_index: np.ndarray | None  # (size,)
+
+
+@dataclass(frozen=True)
+class VectorForm:
+    """The matrix equations of a spec's network, forward then backward, and the output δ rule."""
+
+    spec: spec_module.Spec
+    x: sympy.MatrixSymbol
+    layers: tuple[Layer, ...]
+    equations: tuple[Equation, ...]
+    output: chain.Derivation  # the output layer alone: ŷ, L and δ per component
+    latex_names: dict[str, str]  # MatrixSymbol name -> LaTeX
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return list(self.spec.parameters)
+
+    def latex(self, expr: sympy.Expr) -> str:
+        return _Printer(self.latex_names).doprint(expr)
+
+
+class _Printer(LatexPrinter):
+    """LaTeX with each layer's matrix symbol written as W^{(l)}, δ^{(l)}, f'(z^{(l)})."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        super().__init__()
+        self._names = names
+
+    def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
+        return self._names.get(expr.name, expr.name)
+
+
+def derive(spec: spec_module.Spec) -> VectorForm:
+    """The matrix form of `spec`'s network; no symbol is created per weight."""
+    lay = naming.layout(spec.layers, scheme=spec.naming, bias=spec.bias)
+    position = {name: i for i, name in enumerate(spec.parameters)}
+
+    def index(name: naming.Name) -> int:
+        return position[spec.rename.get(name.ascii, name.ascii)]
+
+    latex = {"x": "x", "t": "t"}
+    x = sympy.MatrixSymbol("x", spec.layers[0], 1)
+    layers, equations = [], []
+    previous = x
+    depth = len(spec.layers) - 1
+    for l in range(1, depth + 1):
+        size, fan_in = spec.layers[l], spec.layers[l - 1]
+        out = l == depth
+        a_name = "yhat" if out else f"h{l}"
+        symbols = {
+            "W": (f"W{l}", size, fan_in, rf"W^{{({l})}}"),
+            "b": (f"b{l}", size, 1, rf"b^{{({l})}}"),
+            "z": (f"z{l}", size, 1, rf"z^{{({l})}}"),
+            "a": (a_name, size, 1, r"\hat{y}" if out else rf"h^{{({l})}}"),
+            "delta": (f"delta{l}", size, 1, rf"\delta^{{({l})}}"),
+            "slope": (f"fprime{l}", size, 1, rf"f_{{{l}}}'\!\left(z^{{({l})}}\right)"),
+        }  # fmt: skip
+        made = {}
+        for key, (name, rows, cols, tex) in symbols.items():
+            made[key] = sympy.MatrixSymbol(name, rows, cols)
+            latex[name] = tex
+        weight_index = np.array([[index(w) for w in row] for row in lay.weights[l - 1]], dtype=np.intp)
+        has_bias = lay.biases[l - 1][0] is not None
+        bias_index = np.array([index(b) for b in lay.biases[l - 1]], dtype=np.intp) if has_bias else None
+        layer = Layer(l, size, fan_in, spec.activations[l - 1], made["W"], made["b"] if has_bias else None,
+                      made["z"], made["a"], made["delta"], made["slope"], weight_index, bias_index)  # fmt: skip
+        layers.append(layer)
+        z_rhs = layer.W * previous + layer.b if has_bias else layer.W * previous
+        equations.append(Equation(layer.z, z_rhs))
+        kind = "over the whole layer" if layer.activation == ops.SOFTMAX else "elementwise"
+        equations.append(Equation(layer.a, sympy.Function(_function_name(layer.activation))(layer.z), kind))
+        previous = layer.a
+
+    output = _output_derivation(spec)
+    last = layers[-1]
+    equations.append(Equation(last.delta, sympy.MatrixSymbol("dLdz", last.size, 1), _output_note(output)))
+    latex["dLdz"] = r"\frac{\partial L}{\partial z^{(%d)}}" % last.index
+    for layer, after in zip(reversed(layers[:-1]), reversed(layers[1:])):
+        slope = ops.ELEMENTWISE[layer.activation].derivative(sympy.Symbol(layer.z.name), sympy.Symbol(layer.a.name))
+        equations.append(Equation(layer.delta, HadamardProduct(after.W.T * after.delta, layer.slope),
+                                  f"{layer.slope.name} = {slope}, elementwise"))
+    for layer in layers:
+        source = x if layer.index == 1 else layers[layer.index - 2].a
+        gradient_W = sympy.MatrixSymbol(f"dLdW{layer.index}", layer.size, layer.fan_in)
+        latex[gradient_W.name] = r"\frac{\partial L}{\partial W^{(%d)}}" % layer.index
+        equations.append(Equation(gradient_W, layer.delta * source.T))
+        if layer.b is not None:
+            gradient_b = sympy.MatrixSymbol(f"dLdb{layer.index}", layer.size, 1)
+            latex[gradient_b.name] = r"\frac{\partial L}{\partial b^{(%d)}}" % layer.index
+            equations.append(Equation(gradient_b, layer.delta))
+    return VectorForm(spec, x, tuple(layers), tuple(equations), output, latex)
+
+
+def _function_name(activation: str) -> str:
+    return {"linear": "identity", ops.SOFTMAX: "softmax"}.get(activation, activation)
+
+
+def _output_derivation(spec: spec_module.Spec) -> chain.Derivation:
+    """The per-component chain rule of the output layer alone (loss and output activation)."""
+    size = spec.layers[-1]
+    proxy = spec_module.from_dict({
+        "layers": [1, size], "activation": spec.output_activation, "loss": spec.loss, "bias": "none",
+    })  # fmt: skip
+    return chain.derive(graph.build(proxy), expand=False)
+
+
+def _output_note(output: chain.Derivation) -> str:
+    first = next(iter(output.deltas.values()))
+    neuron = first.neuron
+    shown = "" if len(output.deltas) == 1 else " (component 1 shown)"
+    return f"componentwise: {neuron.delta} = {first.definition}{shown}"
+
+
+def text(form: VectorForm) -> str:
+    """The matrix equations as plain text, one per line."""
+    lines = []
+    for equation in form.equations:
+        rhs = str(equation.rhs).replace("HadamardProduct", "hadamard")
+        lines.append(f"{equation.lhs} = {rhs}" + (f"    [{equation.note}]" if equation.note else ""))
+    return "\n".join(lines)
+
+
+def latex_lines(form: VectorForm) -> list[str]:
+    """The matrix equations in LaTeX (for handouts), one per equation."""
+    return [f"{form.latex(e.lhs)} = {form.latex(e.rhs)}" for e in form.equations]
+
+
+# --- symbolic proof against the per-weight derivation ------------------------------------------
+
+
+def prove(form: VectorForm, derivation: chain.Derivation) -> dict[str, bool]:
+    """Check that the matrix equations, written out entry by entry, give the per-weight gradients.
+
+    Every MatrixSymbol is replaced by the explicit matrix of the per-weight
+    network's symbols; the matrix products then produce each ∂L/∂w, which must
+    equal the chain rule's expanded gradient (sums over tied names included).
+
+    Raises:
+        ValueError: the derivation was made without expanded forms.
+    """
+    if derivation.expanded_values is None:
+        raise ValueError("the derivation has no expanded forms; derive with expand=True")
+    network = derivation.network
+    values = derivation.expanded_values
+    explicit: dict[sympy.MatrixSymbol, sympy.Matrix] = {form.x: sympy.Matrix(network.inputs)}
+    for layer, neurons in zip(form.layers, network.layers):
+        explicit[layer.W] = sympy.Matrix([list(n.weights) for n in neurons])
+        if layer.b is not None:
+            explicit[layer.b] = sympy.Matrix([n.bias for n in neurons])
+        explicit[layer.a] = sympy.Matrix([n.a for n in neurons])
+        explicit[layer.delta] = sympy.Matrix([n.delta for n in neurons])
+        explicit[layer.slope] = sympy.Matrix([_slope(network, n) for n in neurons])
+    last = network.layers[-1]
+    explicit[sympy.MatrixSymbol("dLdz", len(last), 1)] = sympy.Matrix([derivation.deltas[n.delta].definition for n in last])
+
+    totals: dict[str, sympy.Expr] = {name: sympy.S.Zero for name in form.parameter_names}
+    names = form.parameter_names
+    for equation in form.equations:
+        name = equation.lhs.name
+        if not name.startswith("dLd"):
+            continue
+        layer = form.layers[int(name[4:]) - 1]
+        matrix = sympy.Matrix(equation.rhs.xreplace(explicit).doit())
+        where = layer.weight_index if name.startswith("dLdW") else layer.bias_index[:, None]
+        for (i, j), entry in np.ndenumerate(where):
+            totals[names[entry]] += matrix[i, j]
+    # The δ's are intermediate symbols on both sides: write both in x, t and parameters.
+    return {
+        name: chain._is_zero(total.xreplace(values) - derivation.gradients[name].expanded)
+        for name, total in totals.items()
+    }
+
+
+def _slope(network: graph.Network, neuron: graph.Neuron) -> sympy.Expr:
+    if neuron.layer == len(network.layers):
+        return sympy.S.One  # the output layer's slope is folded into its δ rule
+    return chain.hidden_derivative(network, neuron)
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """One batch: loss per example and the mean gradient, both flat in Spec.parameters order."""
+
+    losses: np.ndarray
+    flat: np.ndarray
+
+    @property
+    def loss(self) -> float:
+        return float(np.mean(self.losses))
+
+
+class VectorEvaluator:
+    """Forward and backward pass of a `VectorForm` with NumPy matrix products.
+
+    Arrays are laid out one example per column, so each layer is one product
+    W⁽ˡ⁾A⁽ˡ⁻¹⁾. Parameters travel as one flat vector in the spec's order.
+    """
+
+    def __init__(self, form: VectorForm) -> None:
+        self.form = form
+        self.size = len(form.spec.parameters)
+        z, a = sympy.Symbol("z", real=True), sympy.Symbol("a", real=True)
+        self._apply: list[Callable] = []
+        self._slope: list[Callable] = []
+        for layer in form.layers[:-1]:
+            activation = ops.ELEMENTWISE[layer.activation]
+            self._apply.append(_kernel([z], activation.apply(z)))
+            self._slope.append(_kernel([z, a], activation.derivative(z, a)))
+        self._output = _compile_output(form.output)
+        every = [l.weight_index.ravel() for l in form.layers] + [l.bias_index for l in form.layers if l.bias_index is not None]
+        self._tied = np.unique(np.concatenate(every)).size != self.size or sum(map(len, every)) != self.size
+
+    def flat(self, parameters: Mapping[str, float]) -> np.ndarray:
+        """Parameter values as one vector in the spec's order."""
+        return np.array([float(parameters[name]) for name in self.form.parameter_names])
+
+    def as_dict(self, flat: np.ndarray) -> dict[str, float]:
+        return dict(zip(self.form.parameter_names, map(float, flat)))
+
+    def matrices(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(W⁽ˡ⁾, b⁽ˡ⁾) per layer; a tied name puts its one value at each of its places."""
+        return [(flat[l.weight_index], None if l.bias_index is None else flat[l.bias_index]) for l in self.form.layers]
+
+    def gradients(self, inputs: np.ndarray, targets: np.ndarray, flat: np.ndarray) -> Gradients:
+        """Loss per example and mean gradient for a batch (inputs: examples × inputs)."""
+        count = inputs.shape[0]
+        matrices = self.matrices(flat)
+        activations = [np.asarray(inputs, dtype=float).T]
+        zs = []
+        for (W, b), apply in zip(matrices[:-1], self._apply):
+            zs.append(_affine(W, b, activations[-1]))
+            activations.append(np.broadcast_to(apply(zs[-1]), zs[-1].shape))
+        z_out = _affine(*matrices[-1], activations[-1])
+        losses, delta = self._output(z_out, np.asarray(targets, dtype=float).T)
+        per_layer: list[tuple[np.ndarray, np.ndarray | None]] = [None] * len(matrices)  # type: ignore[list-item]
+        for l in range(len(matrices) - 1, -1, -1):
+            W, b = matrices[l]
+            per_layer[l] = (delta @ activations[l].T / count, None if b is None else delta.sum(axis=1) / count)
+            if l:
+                delta = (W.T @ delta) * self._slope[l - 1](zs[l - 1], activations[l])
+        return Gradients(losses, self._scatter(per_layer))
+
+    def _scatter(self, per_layer: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
+        """Matrix gradients back to one flat vector; a tied name sums the entries at its places."""
+        places = [(l.weight_index, gW) for l, (gW, _) in zip(self.form.layers, per_layer)]
+        places += [(l.bias_index, gb) for l, (_, gb) in zip(self.form.layers, per_layer) if gb is not None]
+        if not self._tied:
+            flat = np.empty(self.size)
+            for index, values in places:
+                flat[index] = values
+            return flat
+        index = np.concatenate([i.ravel() for i, _ in places])
+        values = np.concatenate([v.ravel() for _, v in places])
+        return np.bincount(index, weights=values, minlength=self.size)
+
+
+def _affine(W: np.ndarray, b: np.ndarray | None, source: np.ndarray) -> np.ndarray:
+    product = W @ source
+    return product if b is None else product + b[:, None]
+
+
+def _kernel(arguments: list[sympy.Symbol], expr: sympy.Expr) -> Callable:
+    return sympy.lambdify(arguments, expr, modules=[ops.NUMPY_KERNELS, "numpy"])
+
+
+def _compile_output(output: chain.Derivation) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(Z, T) of the output layer, one row per output -> (loss per example, δ matrix)."""
+    network = output.network
+    layer = network.layers[0]
+    zs = [n.z for n in layer]
+    assignments = [(n.a, network.a_definition(n, stable=True)) for n in layer]
+    loss = numeric.loss_assignment(output)
+    deltas = [output.deltas[n.delta].definition for n in layer]
+    compiled = sympy.lambdify(
+        [*zs, *network.targets], [loss[1], *deltas], modules=[ops.NUMPY_KERNELS, "numpy"],
+        cse=lambda _exprs: (assignments, [loss[1], *deltas]),
+    )  # fmt: skip
+
+    def run(Z: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        values = compiled(*Z, *T)
+        shape = Z.shape[1:]
+        return np.broadcast_to(values[0], shape), np.array([np.broadcast_to(v, shape) for v in values[1:]])
+
+    return run
+
+
+def solve_gradients(form: VectorForm, examples: Sequence[spec_module.Example],
+                    parameters: Mapping[str, float]) -> dict[str, float]:  # fmt: skip
+    """Mean gradient of each parameter over `examples`, by the matrix form."""
+    evaluator = VectorEvaluator(form)
+    inputs = np.array([e.inputs for e in examples], dtype=float)
+    targets = np.array([e.targets for e in examples], dtype=float)
+    return evaluator.as_dict(evaluator.gradients(inputs, targets, evaluator.flat(parameters)).flat)
