@@ -367,16 +367,15 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
             correct.add(symbol)
             marks.append(Mark(step.name, step.label, given, expected[step.name], "correct", "", (), None))
             continue
-        follows = own.compute(symbol)
+        follows, spread = _spread(own, uncertainty, symbol)
         sources = own.sources(symbol)
-        slack = uncertainty[symbol] + _propagated(prog, pinned, uncertainty, symbol, sources, follows)
-        if _agrees(given.value, follows, slack):
+        if _agrees(given.value, follows, uncertainty[symbol] + spread):
             wrong_sources = [prog.steps[s].label for s in sources if s not in correct]
             diagnosis = (f"follows from your {', '.join(wrong_sources)}" if wrong_sources
                          else f"follows from your rounded {', '.join(prog.steps[s].label for s in sources)}")  # fmt: skip
             marks.append(Mark(step.name, step.label, given, expected[step.name], "carried_forward", diagnosis, (), follows))
             continue
-        explained = _explain(prog, pinned, catalogue, symbol, given.value, slack)
+        explained = _explain(prog, pinned, uncertainty, catalogue, symbol, given.value)
         diagnosis = "; or ".join(m.explanation for m in explained) or NO_EXPLANATION
         kinds = tuple(dict.fromkeys(m.kind for m in explained))
         marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", diagnosis, kinds, follows))
@@ -394,25 +393,30 @@ def _agrees(given: float, value: float, slack: float) -> bool:
     return math.isfinite(value) and abs(given - value) <= slack * (1 + 1e-9) + 1e-15 * abs(value)
 
 
-def _propagated(prog: Program, pinned: Mapping[sympy.Symbol, float], uncertainty: Mapping[sympy.Symbol, float],
-                symbol: sympy.Symbol, sources: list[sympy.Symbol], value: float) -> float:  # fmt: skip
-    """How far the student's unwritten digits of earlier values could move this one (first order)."""
-    total = 0.0
-    for source in sources:
-        shifted = Run(prog, {**pinned, source: pinned[source] + uncertainty[source]}).compute(symbol)
+def _spread(run: Run, uncertainty: Mapping[sympy.Symbol, float], symbol: sympy.Symbol) -> tuple[float, float]:
+    """The step's value in `run`, and how far the unwritten digits of the pinned values it uses could move it.
+
+    First order: each pinned source is moved by its own uncertainty in turn.
+    """
+    value = run.compute(symbol)
+    spread = 0.0
+    for source in run.sources(symbol):
+        moved = {**run.pinned, source: run.pinned[source] + uncertainty[source]}
+        shifted = Run(run.program, moved, changes=run.changes, rounding=run.rounding).compute(symbol)
         if math.isfinite(shifted):
-            total += abs(shifted - value)
-    return total
+            spread += abs(shifted - value)
+    return value, spread
 
 
-def _explain(prog: Program, pinned: Mapping[sympy.Symbol, float], catalogue: list[mistakes.Mistake],
-             symbol: sympy.Symbol, given: float, slack: float) -> list[mistakes.Mistake]:  # fmt: skip
+def _explain(prog: Program, pinned: Mapping[sympy.Symbol, float], uncertainty: Mapping[sympy.Symbol, float],
+             catalogue: list[mistakes.Mistake], symbol: sympy.Symbol, given: float) -> list[mistakes.Mistake]:  # fmt: skip
     explained: list[mistakes.Mistake] = []
     for mistake in catalogue:
         if mistake.kind in {m.kind for m in explained}:
             continue  # one explanation per kind: the narrowest, or the most digits for rounding
-        value = Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding).compute(symbol)
-        if _agrees(given, value, slack):
+        run = Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding)
+        value, spread = _spread(run, uncertainty, symbol)
+        if _agrees(given, value, uncertainty[symbol] + spread):
             explained.append(mistake)
     return explained
 
