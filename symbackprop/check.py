@@ -385,7 +385,8 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
 def _unknown(name: str, steps: Mapping[str, Step]) -> str:
     section, _, quantity = name.partition(".")
     valid = [n.partition(".")[2] for n in steps if n.startswith(section + ".")]
-    return f"no quantity named '{quantity}'{did_you_mean(quantity, valid)}; {section} names: {', '.join(valid)}"
+    # matching whole paths suggests z1 for z9 and deltas.delta3 for forward.delta3
+    return f"no quantity named '{quantity}'{did_you_mean(name, steps)}; {section} names: {', '.join(valid)}"
 
 
 def _agrees(given: float, value: float, slack: float) -> bool:
