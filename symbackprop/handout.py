@@ -1,0 +1,529 @@
+"""The content of a derivation handout: every equation and table, built from the derivation and its numbers.
+
+A `Document` holds LaTeX fragments from the printer (`printing.Latex`) and plain
+user text (titles), arranged as the templates lay them out; `render` turns it
+into a .tex file or a PDF. Values are computed in full precision by `numeric`
+and only rounded here, for display.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from symbackprop import chain, finite_diff, numeric, ops, printing
+from symbackprop.errors import SymbackpropError, did_you_mean
+from symbackprop.printing import Latex
+from symbackprop.spec import Example, Spec
+
+MODES = ("worked", "exercise", "solutions")
+FULL_LIMIT = 12  # networks with more parameters write one weight per layer in full, unless --param says
+WORKED_EXAMPLES = 3  # a batch shows the substituted numbers of its first examples, the rest in tables
+TABLE_COLUMNS = 6  # examples per table
+FIGURE_MAX_NEURONS = 24
+EDGE_LABEL_MAX = 24  # above this many weights the figure names no edges
+INLINE_FAN_IN = 5  # wider sums are shown symbolically only, their numbers in the tables
+
+
+@dataclass(frozen=True)
+class Step:
+    """One quantity as a hand calculation writes it: symbols, numbers substituted, value."""
+
+    number: int
+    lhs: Latex
+    symbolic: Latex
+    substituted: Latex | None
+    value: Latex
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    x: float
+    y: float
+    label: Latex
+    note: Latex | None  # the bias under a neuron
+    highlighted: bool = False
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: Latex | None
+    highlighted: bool = False
+
+
+@dataclass(frozen=True)
+class Figure:
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    outputs: tuple[str, ...]  # ids of the output neurons, which feed the loss
+    loss_x: float
+    loss_y: float
+    loss_highlighted: bool = False
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """∂L/∂(something) written out: Leibniz paths, local factors, δ form, numbers, value."""
+
+    number: int
+    name: str
+    lhs: Latex
+    paths: tuple[Latex, ...] | None  # one line per chain-rule path; None when too many
+    path_count: int
+    path_expressions: tuple[Latex, ...] | None
+    path_values: tuple[Latex, ...] | None  # each local factor's value (single example only)
+    delta_form: Latex | None
+    substituted: tuple[Latex, ...]  # per worked example
+    values: tuple[Latex, ...]  # per worked example
+    mean: Latex | None  # the batch mean written out, None for a single example
+    value: Latex
+    frozen: bool
+    figure: Figure | None
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[Latex, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    header: tuple[Latex, ...]
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """Everything a handout template needs; `title` is user text, the rest is LaTeX."""
+
+    title: str
+    mode: str
+    architecture: str
+    notation: tuple[tuple[str, Latex], ...]
+    figure: Figure | None
+    batch_size: int
+    data: tuple[Latex, ...]  # inputs and targets, one line per example
+    worked: int  # examples shown with numbers substituted
+    forward: tuple[tuple[int, tuple[Step, ...]], ...]  # (example number, steps) for worked examples
+    forward_table: Table | None
+    losses: tuple[Step, ...]
+    mean_loss: Step | None
+    deltas: tuple[Derivative, ...]
+    gradients: tuple[Derivative, ...]
+    gradient_tables: tuple[Table, ...]  # the parameters not written in full, grouped by layer
+    learning_rate: Latex
+    updates: Table
+    check: Table
+    check_ok: bool
+    max_relative_error: Latex
+
+
+def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
+          params: Sequence[str] | None = None, examples: Sequence[Example] | None = None,
+          parameters: Mapping[str, float] | None = None, title: str | None = None) -> Document:  # fmt: skip
+    """Compute the numbers and lay out every equation of the handout.
+
+    Args:
+        mode: worked (everything), exercise (questions, blanks) or solutions (the key).
+        decimals: digits after the point in displayed numbers.
+        params: the parameters to write out in full (default: all of a small network).
+        examples, parameters, title: override the spec's (variants use this).
+
+    Raises:
+        SymbackpropError: unknown mode or parameter, or a spec without numbers.
+    """
+    network = derivation.network
+    spec = network.spec
+    if mode not in MODES:
+        raise SymbackpropError(f"--mode: unknown mode '{mode}'{did_you_mean(mode, MODES)}; valid: {', '.join(MODES)}")
+    if not 0 <= decimals <= 12:
+        raise SymbackpropError(f"--decimals: must be a whole number from 0 to 12, got {decimals}")
+    examples = tuple(spec.examples if examples is None else examples)
+    parameters = dict(spec.parameters if parameters is None else parameters)
+    if not examples:
+        raise SymbackpropError("inputs: missing; a handout needs inputs and targets (or data) to compute numbers")
+    full = _full_parameters(derivation, params)
+
+    evaluator = numeric.Evaluator(derivation)
+    solution = evaluator.solve(examples, parameters, learning_rate=spec.learning_rate, frozen=spec.frozen)
+    check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients)
+    values = _values(derivation, examples, parameters, solution)
+    worked = min(len(examples), WORKED_EXAMPLES)
+    layout = _Layout(derivation, decimals, values[:worked])
+
+    forward = tuple((i + 1, layout.forward_steps(i)) for i in range(worked))
+    losses = tuple(layout.loss_step(i, solution.losses[i]) for i in range(worked))
+    deltas = tuple(layout.delta(symbol) for symbol in derivation.deltas)
+    gradients = tuple(layout.gradient(name, solution, full) for name in derivation.gradients if name in full)
+    number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
+    return Document(
+        title=spec.title if title is None else title,
+        mode=mode,
+        architecture=_architecture(spec),
+        notation=_notation(derivation),
+        figure=_figure(derivation, parameters, decimals, highlight=None),
+        batch_size=len(examples),
+        data=tuple(_data_line(network, e, decimals) for e in examples),
+        worked=worked,
+        forward=forward,
+        forward_table=_forward_table(derivation, solution, decimals) if len(examples) > 1 else None,
+        losses=losses,
+        mean_loss=layout.mean_loss(solution) if len(examples) > 1 else None,
+        deltas=deltas,
+        gradients=gradients,
+        gradient_tables=_gradient_tables(derivation, solution, full, decimals),
+        learning_rate=number(spec.learning_rate),
+        updates=_update_table(derivation, parameters, solution, decimals),
+        check=_check_table(derivation, check, decimals),
+        check_ok=check.ok,
+        max_relative_error=Latex(f"{check.max_relative_error:.1e}".replace("e", r" \times 10^{") + "}"),
+    )
+
+
+def _full_parameters(derivation: chain.Derivation, params: Sequence[str] | None) -> list[str]:
+    names = list(derivation.gradients)
+    for name in params or []:
+        if name not in names:
+            raise SymbackpropError(f"--param: no parameter named '{name}'{did_you_mean(name, names)}; parameters: {', '.join(names)}")
+    if params:
+        return list(dict.fromkeys(params))
+    if len(names) <= FULL_LIMIT:
+        return names
+    # one weight per layer shows the pattern; the tables give every value
+    return [layer[0].weights[0].name for layer in derivation.network.layers]
+
+
+def _values(derivation: chain.Derivation, examples: Sequence[Example], parameters: Mapping[str, float],
+            solution: numeric.Solution) -> list[dict[sympy.Symbol, float]]:  # fmt: skip
+    network = derivation.network
+    per_example = []
+    for i, example in enumerate(examples):
+        values = {p: float(parameters[p.name]) for p in network.parameters}
+        values.update(zip(network.inputs, example.inputs))
+        values.update(zip(network.targets, example.targets))
+        for neuron in network.neurons:
+            values[neuron.z] = float(solution.forward[neuron.z.name][i])
+            values[neuron.a] = float(solution.forward[neuron.a.name][i])
+            values[neuron.delta] = float(solution.deltas[neuron.delta.name][i])
+        values[network.loss_symbol] = float(solution.losses[i])
+        per_example.append(values)
+    return per_example
+
+
+class _Layout:
+    """Equation builders for one derivation, its worked examples' values and a display precision."""
+
+    def __init__(self, derivation: chain.Derivation, decimals: int, values: list[dict[sympy.Symbol, float]]) -> None:
+        self.derivation = derivation
+        self.network = derivation.network
+        self.decimals = decimals
+        self.values = values
+        self.count = 0  # question numbers, in the order the handout asks them
+
+    def _next(self) -> int:
+        self.count += 1
+        return self.count
+
+    def tex(self, expr: sympy.Expr, example: int | None = None) -> Latex:
+        values = None if example is None else self.values[example]
+        return printing.latex(expr, self.network, values=values, decimals=self.decimals)
+
+    def number(self, value: float) -> Latex:
+        return Latex(printing.number(value, decimals=self.decimals))
+
+    def evaluate(self, expr: sympy.Expr, example: int) -> float:
+        numbers = {s: sympy.Float(v) for s, v in self.values[example].items()}
+        return float(ops.to_standard_sympy(expr).xreplace(numbers).evalf())
+
+    def forward_steps(self, example: int) -> tuple[Step, ...]:
+        steps = []
+        network = self.network
+        for layer in network.layers:
+            for neuron in layer:
+                wide = len(neuron.weights) > INLINE_FAN_IN
+                definition = network.z_definition(neuron)
+                steps.append(Step(self._next(), self.tex(neuron.z), self.tex(definition),
+                                  None if wide else self.tex(definition, example),
+                                  self.number(self.values[example][neuron.z])))  # fmt: skip
+            for neuron in layer:
+                definition = network.a_definition(neuron)
+                substituted = definition.xreplace({n.z: sympy.Symbol(f"_{n.z.name}") for n in layer})
+                # the activation of the number just computed: σ(0.33), not σ(z_1) with z_1 unexplained
+                shown = printing.HandoutPrinter(network, values={sympy.Symbol(f"_{n.z.name}"): self.values[example][n.z]
+                                                                 for n in layer}, decimals=self.decimals)  # fmt: skip
+                numbers = None if len(layer) > INLINE_FAN_IN and network.activation(neuron.layer) == ops.SOFTMAX else Latex(shown.doprint(substituted))
+                steps.append(Step(self._next(), self.tex(neuron.a), self.tex(definition), numbers,
+                                  self.number(self.values[example][neuron.a])))  # fmt: skip
+        return tuple(steps)
+
+    def loss_step(self, example: int, loss: float) -> Step:
+        network = self.network
+        return Step(self._next(), self.tex(network.loss_symbol), self.tex(network.loss),
+                    self.tex(network.loss, example), self.number(loss))  # fmt: skip
+
+    def mean_loss(self, solution: numeric.Solution) -> Step:
+        count = len(solution.losses)
+        terms = " + ".join(self.number(v) for v in solution.losses[:TABLE_COLUMNS])
+        if count > TABLE_COLUMNS:
+            terms += r" + \dots"
+        symbolic = Latex(rf"\frac{{1}}{{{count}}} \sum_{{n=1}}^{{{count}}} L^{{(n)}}")
+        return Step(self._next(), Latex(r"\bar{L}"), symbolic, Latex(rf"\frac{{1}}{{{count}}}\left({terms}\right)"),
+                    self.number(solution.loss))  # fmt: skip
+
+    def _path_values(self, chains: Sequence[chain.Chain]) -> tuple[Latex, ...] | None:
+        """Each path's local factors as numbers (single example only; a batch has one set each)."""
+        if len(self.values) != 1:
+            return None
+        return tuple(printing.chain([sympy.Float(self.evaluate(f.expression, 0)) for f in c], self.network,
+                                    decimals=self.decimals) for c in chains)  # fmt: skip
+
+    def _paths(self, chains: Sequence[chain.Chain]) -> tuple[tuple[Latex, ...], tuple[Latex, ...]]:
+        partials = tuple(Latex(r" \cdot ".join(printing.partial(f.of, f.wrt, self.network) for f in c)) for c in chains)
+        expressions = tuple(printing.chain([f.expression for f in c], self.network) for c in chains)
+        return partials, expressions
+
+    def delta(self, symbol: sympy.Symbol) -> Derivative:
+        delta = self.derivation.deltas[symbol]
+        paths, expressions = self._paths(delta.terms)
+        z = delta.neuron.z
+        if len(delta.terms) == 1:  # the numbers in the same order as the factors above them
+            factors = [f.expression for f in delta.terms[0]]
+            substituted = tuple(printing.chain(factors, self.network, values=v, decimals=self.decimals) for v in self.values)
+        else:
+            substituted = tuple(self.tex(delta.definition, i) for i in range(len(self.values)))
+        return Derivative(
+            number=self._next(), name=symbol.name,
+            lhs=Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}"),
+            paths=paths, path_count=len(paths), path_expressions=expressions, path_values=None, delta_form=None,
+            substituted=substituted, values=tuple(self.number(v[symbol]) for v in self.values),
+            mean=None, value=self.number(self.values[0][symbol]), frozen=False, figure=None,
+        )  # fmt: skip
+
+    def gradient(self, name: str, solution: numeric.Solution, full: Sequence[str]) -> Derivative:
+        gradient = self.derivation.gradients[name]
+        network = self.network
+        paths = expressions = None
+        values = None
+        if gradient.chains is not None:
+            paths, expressions = self._paths(gradient.chains)
+            values = self._path_values(gradient.chains)
+        per_example = solution.per_example_gradients[name]
+        mean = None
+        if len(per_example) > 1:
+            count = len(per_example)
+            terms = " + ".join(self.number(v) for v in per_example[:TABLE_COLUMNS])
+            terms += r" + \dots" if count > TABLE_COLUMNS else ""
+            mean = Latex(rf"\frac{{1}}{{{count}}}\left({terms}\right)")
+        spec = network.spec
+        hidden = any(o.neuron.layer < len(network.layers) for o in gradient.occurrences)
+        figure = None
+        if hidden and gradient.chains is not None:
+            figure = _figure(self.derivation, spec.parameters, self.decimals, highlight=gradient.chains, labels=False)
+        return Derivative(
+            number=self._next(), name=name,
+            lhs=printing.partial(network.loss_symbol, gradient.parameter, network),
+            paths=paths, path_count=len(gradient.chains) if gradient.chains is not None else 0,
+            path_expressions=expressions, path_values=values, delta_form=self.tex(gradient.delta_form),
+            substituted=tuple(self.tex(gradient.delta_form, i) for i in range(len(self.values))),
+            values=tuple(self.number(v) for v in per_example[: len(self.values)]),
+            mean=mean, value=self.number(solution.gradients[name]), frozen=name in spec.frozen, figure=figure,
+        )  # fmt: skip
+
+
+def _architecture(spec: Spec) -> str:
+    shape = "-".join(map(str, spec.layers))
+    activations = list(dict.fromkeys(spec.activations))
+    words = ", ".join(a.replace("_", " ") for a in activations)
+    return f"a {shape} network, {words} activation{'s' if len(activations) > 1 else ''}, {spec.loss.replace('_', ' ')} loss"
+
+
+def _notation(derivation: chain.Derivation) -> tuple[tuple[str, Latex], ...]:
+    network = derivation.network
+    spec = network.spec
+    rows: list[tuple[str, Latex]] = []
+    for layer in network.layers:
+        neuron = layer[0]
+        rows.append((f"layer {neuron.layer} pre-activation", _general_z(network, neuron.layer)))
+    for name in dict.fromkeys(spec.activations):
+        where = [str(i) for i, a in enumerate(spec.activations, start=1) if a == name]
+        label = f"activation (layer{'s' if len(where) > 1 else ''} {', '.join(where)})"
+        if name == ops.SOFTMAX:
+            rows.append((label, Latex(ops.SOFTMAX_DEFINITION_LATEX)))
+            rows.append(("its derivative", Latex(ops.SOFTMAX_DERIVATIVE_LATEX)))
+        else:
+            rows.append((label, Latex(ops.ELEMENTWISE[name].definition_latex)))
+            rows.append(("its derivative", Latex(ops.ELEMENTWISE[name].derivative_latex)))
+    rows.append(("loss", Latex(ops.LOSSES[spec.loss].definition_latex)))
+    if spec.is_batch:
+        rows.append(("batch loss", Latex(r"\bar{L} = \frac{1}{N} \sum_{n=1}^{N} L^{(n)}")))
+    rows.append(("error signal", Latex(r"\delta_j = \frac{\partial L}{\partial z_j}")))
+    rows.append(("update", Latex(rf"w \leftarrow w - \eta \, \frac{{\partial L}}{{\partial w}}, \quad "
+                                 rf"\eta = {printing.number(spec.learning_rate, decimals=12)}")))  # fmt: skip
+    return tuple(rows)
+
+
+def _general_z(network, layer: int) -> Latex:
+    neuron = network.layers[layer - 1][0]
+    source = network.sources(layer)[0]
+    bias = r" + b_j" if neuron.bias is not None else ""
+    what = "x_k" if layer == 1 else ("h_k" if source.name.startswith("h") else "a_k")
+    a = r"\hat{y}_j" if layer == len(network.layers) else "h_j"
+    return Latex(rf"z_j = \sum_k w_{{jk}} {what}{bias}, \quad {a} = f(z_j)")
+
+
+def _data_line(network, example: Example, decimals: int) -> Latex:
+    parts = [f"{network.latex(s)} = {printing.number(v, decimals=decimals)}" for s, v in zip(network.inputs, example.inputs)]
+    parts += [f"{network.latex(s)} = {printing.number(v, decimals=decimals)}" for s, v in zip(network.targets, example.targets)]
+    return Latex(r",\quad ".join(parts))
+
+
+def _figure(derivation: chain.Derivation, parameters: Mapping[str, float], decimals: int,
+            highlight: Sequence[chain.Chain] | None, labels: bool = True) -> Figure | None:  # fmt: skip
+    """The network in TikZ coordinates (cm); with `highlight`, the edges and neurons on those paths."""
+    network = derivation.network
+    sizes = network.spec.layers
+    if sum(sizes) > FIGURE_MAX_NEURONS:
+        return None
+    lit_z: set[sympy.Symbol] = set()
+    lit_edges: set[tuple[sympy.Symbol, sympy.Symbol]] = set()  # (source value, receiving z)
+    for path in highlight or ():
+        for factor in path:
+            lit_z.update(n.z for n in network.neurons if factor.of == n.z)
+            if factor.wrt in network.parameters and isinstance(factor.expression, sympy.Symbol):
+                lit_edges.add((factor.expression, factor.of))  # the parameter's own weight
+            elif factor.of in lit_z and any(factor.wrt == n.a for n in network.neurons):
+                lit_edges.add((factor.wrt, factor.of))  # ∂z/∂h: the weight between two neurons
+    spacing = min(4.4, 13.0 / (len(sizes) - 1))
+    ids: dict[sympy.Symbol, str] = {}
+    nodes = []
+    for l, size in enumerate(sizes):
+        symbols = network.inputs if l == 0 else tuple(n.a for n in network.layers[l - 1])
+        for j, symbol in enumerate(symbols):
+            ids[symbol] = f"n{l}x{j}"
+            note, lit = None, any(source == symbol for source, _ in lit_edges)
+            if l > 0:
+                neuron = network.layers[l - 1][j]
+                lit = neuron.z in lit_z
+                if neuron.bias is not None and labels:
+                    value = printing.number(parameters[neuron.bias.name], decimals=decimals)
+                    note = Latex(f"{network.latex(neuron.bias)} = {value}")
+            nodes.append(Node(ids[symbol], l * spacing, ((size - 1) / 2 - j) * 2.0, Latex(network.latex(symbol)), note, lit))
+    label_edges = labels and sum(a * b for a, b in zip(sizes, sizes[1:])) <= EDGE_LABEL_MAX
+    edges = []
+    for neuron in network.neurons:
+        for weight, source in zip(neuron.weights, network.sources(neuron.layer)):
+            label = None
+            if label_edges:
+                label = Latex(f"{network.latex(weight)} = {printing.number(parameters[weight.name], decimals=decimals)}")
+            edges.append(Edge(ids[source], ids[neuron.a], label, (source, neuron.z) in lit_edges))
+    outputs = tuple(ids[a] for a in network.outputs)
+    return Figure(tuple(nodes), tuple(edges), outputs, (len(sizes) - 1) * spacing + 2.2, 0.0, bool(highlight))
+
+
+def _forward_table(derivation: chain.Derivation, solution: numeric.Solution, decimals: int) -> Table:
+    network = derivation.network
+    count = len(solution.losses)
+    shown = min(count, TABLE_COLUMNS)
+    header = (Latex(""), *(Latex(rf"n = {i + 1}") for i in range(shown)))  # math mode
+    rows = []
+    for neuron in network.neurons:
+        for symbol in (neuron.z, neuron.a):
+            values = solution.forward[symbol.name][:shown]
+            rows.append(Row((Latex(network.latex(symbol)), *(Latex(printing.number(v, decimals=decimals)) for v in values))))
+    rows.append(Row((Latex("L^{(n)}"), *(Latex(printing.number(v, decimals=decimals)) for v in solution.losses[:shown]))))
+    for symbol in derivation.deltas:
+        values = solution.deltas[symbol.name][:shown]
+        rows.append(Row((Latex(network.latex(symbol)), *(Latex(printing.number(v, decimals=decimals)) for v in values))))
+    note = f" (first {shown} of {count})" if shown < count else ""
+    return Table(f"Every example{note}", header, tuple(rows))
+
+
+def _gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, full: Sequence[str],
+                     decimals: int) -> tuple[Table, ...]:  # fmt: skip
+    network = derivation.network
+    tables = []
+    for layer in network.layers:
+        names = []
+        for neuron in layer:
+            names += [w.name for w in neuron.weights]
+            if neuron.bias is not None:
+                names.append(neuron.bias.name)
+        names = [n for n in dict.fromkeys(names) if n not in full]
+        if not names:
+            continue
+        rows = []
+        for name in names:
+            gradient = derivation.gradients[name]
+            rows.append(Row((printing.partial(network.loss_symbol, gradient.parameter, network),
+                             printing.latex(gradient.delta_form, network),
+                             Latex(printing.number(solution.gradients[name], decimals=decimals)))))  # fmt: skip
+        tables.append(Table(f"Layer {layer[0].layer}", (Latex(r"\text{gradient}"), Latex(r"\delta\text{ form}"), Latex(r"\text{value}")), tuple(rows)))
+    return tuple(tables)
+
+
+def _update_table(derivation: chain.Derivation, parameters: Mapping[str, float], solution: numeric.Solution,
+                  decimals: int) -> Table:  # fmt: skip
+    network = derivation.network
+    spec = network.spec
+    number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
+    rows = tuple(
+        Row((Latex(network.latex(p)), number(parameters[p.name]), number(solution.gradients[p.name]),
+             number(solution.updated[p.name])), "frozen" if p.name in spec.frozen else "")
+        for p in network.parameters
+    )  # fmt: skip
+    header = (Latex(r"\text{parameter}"), Latex(r"\text{old value}"), Latex(r"\partial L / \partial w"),
+              Latex(r"\text{new value}"))  # fmt: skip
+    return Table("One gradient-descent step", header, rows)
+
+
+def _check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, decimals: int) -> Table:
+    network = derivation.network
+    by_name = {p.name: p for p in network.parameters}
+    digits = decimals + 4  # enough places to see where the two estimates part
+    rows = tuple(
+        Row((Latex(network.latex(by_name[r.name])), Latex(printing.number(r.chain_rule, decimals=digits)),
+             Latex(printing.number(r.finite_difference, decimals=digits)),
+             Latex(f"{r.relative_error:.1e}".replace("e", r" \times 10^{") + "}")))
+        for r in check.rows
+    )  # fmt: skip
+    header = (Latex(r"\text{parameter}"), Latex(r"\text{chain rule}"), Latex(r"\text{finite difference}"),
+              Latex(r"\text{relative error}"))  # fmt: skip
+    return Table("Gradient check", header, rows)
+
+
+def variant(spec: Spec, *, seed: int, index: int) -> tuple[tuple[Example, ...], dict[str, float]]:
+    """New inputs, targets and parameters for student `index`, reproducible from `seed`.
+
+    Values are drawn uniformly from [−1, 1] (targets from the loss's valid range:
+    [0, 1], or one-hot for cross-entropy) and rounded to two decimals, as a
+    teacher would write them on the board.
+    """
+    rng = np.random.default_rng([seed, index])
+    n_in, n_out = spec.layers[0], spec.layers[-1]
+    examples = []
+    for _ in spec.examples or (None,):
+        inputs = tuple(round(float(v), 2) for v in rng.uniform(-1, 1, n_in))
+        if spec.loss == "cross_entropy":
+            hot = int(rng.integers(n_out))
+            targets = tuple(float(k == hot) for k in range(n_out))
+        elif spec.loss == "binary_cross_entropy":
+            targets = tuple(float(v) for v in rng.integers(0, 2, n_out))
+        else:
+            targets = tuple(round(float(v), 2) for v in rng.uniform(0, 1, n_out))
+        examples.append(Example(inputs, targets))
+    parameters = {name: round(float(v), 2) for name, v in zip(spec.parameters, rng.uniform(-1, 1, len(spec.parameters)))}
+    return tuple(examples), parameters
+
+
+def with_numbers(spec: Spec, examples: Sequence[Example], parameters: Mapping[str, float]) -> Spec:
+    """`spec` with other examples and parameter values (the structure unchanged)."""
+    return dataclasses.replace(spec, examples=tuple(examples), parameters=dict(parameters))

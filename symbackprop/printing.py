@@ -1,0 +1,196 @@
+"""LaTeX for the handouts: a SymPy LatexPrinter with the network's names and the seeds' ordering.
+
+Symbols print as `network.latex_names` says (w_{11}, h_1, \\hat{y}, \\delta_3);
+products put δ first, then weights, then values, then bracketed sums, so that
+δ_1 = δ_3 w_{31} h_1 (1 − h_1) reads as in the seeds; sums put positive terms
+first (ŷ − t, 1 − h_1) and weighted inputs before the bias. With `values`, each
+symbol prints as its number instead: the "numbers substituted" stage of a hand
+calculation, which keeps the expression's shape and never evaluates it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+from symbackprop.graph import Network
+
+# Rank of a symbol's kind in a product: δ first, then parameters, then values.
+_DELTA, _LOSS, _PARAMETER, _VALUE, _TARGET = range(5)
+
+
+def number(value: float, *, decimals: int = 4) -> str:
+    """A value as a hand calculation writes it: `decimals` places, trailing zeros dropped.
+
+    A value that would round to zero keeps `decimals` significant digits instead
+    (2.5\\times 10^{-5}), so that no nonzero gradient is shown as 0.
+    """
+    if not math.isfinite(value):
+        return r"\infty" if value > 0 else (r"-\infty" if value < 0 else r"\mathrm{NaN}")
+    text = f"{value:.{decimals}f}"
+    if float(text) == 0 and value != 0:
+        mantissa, exponent = f"{value:.{max(decimals - 1, 0)}e}".split("e")
+        return rf"{_strip(mantissa)} \times 10^{{{int(exponent)}}}"
+    text = _strip(text)
+    return "0" if text in ("-0", "0") else text
+
+
+def _strip(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class HandoutPrinter(LatexPrinter):
+    """Expression LaTeX in the network's notation, optionally with numbers substituted."""
+
+    printmethod = "_latex"
+
+    def __init__(self, network: Network, *, values: Mapping[sympy.Symbol, float] | None = None,
+                 decimals: int = 4) -> None:  # fmt: skip
+        super().__init__({"mul_symbol": None})
+        self.network = network
+        self.values = dict(values or {})
+        self.decimals = decimals
+        self._kind: dict[sympy.Symbol, int] = {}
+        self._position: dict[sympy.Symbol, int] = {}
+        ordered = [n.delta for n in network.neurons] + list(network.parameters)
+        ordered += [*network.inputs, *(n.a for n in network.neurons), *(n.z for n in network.neurons)]
+        for position, symbol in enumerate([network.loss_symbol, *ordered, *network.targets]):
+            self._position.setdefault(symbol, position)
+        for neuron in network.neurons:
+            self._kind[neuron.delta] = _DELTA
+        for symbol in network.parameters:
+            self._kind[symbol] = _PARAMETER
+        for symbol in network.targets:
+            self._kind[symbol] = _TARGET
+        self._kind[network.loss_symbol] = _LOSS
+
+    # -- symbols and numbers -------------------------------------------------------------
+
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        if expr in self.values:
+            return number(self.values[expr], decimals=self.decimals)
+        return self.network.latex_names.get(expr) or super()._print_Symbol(expr, style)
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return number(float(expr), decimals=self.decimals)
+
+    def _is_negative_number(self, expr: sympy.Expr) -> bool:
+        if expr in self.values:
+            return self.values[expr] < 0 or number(self.values[expr], decimals=self.decimals).startswith("-")
+        return False
+
+    def parenthesize(self, item, level, is_neg=False, strict=False) -> str:  # noqa: D102 - LatexPrinter API
+        # a negative number put in for a symbol needs brackets wherever the symbol did not
+        text = super().parenthesize(item, level, is_neg=is_neg, strict=strict)
+        if self._is_negative_number(item) and not text.startswith(r"\left("):
+            return rf"\left({text}\right)"
+        return text
+
+    # -- ordering --------------------------------------------------------------------------
+
+    def _symbol_key(self, symbol: sympy.Symbol) -> tuple[int, int]:
+        return self._kind.get(symbol, _VALUE), self._position.get(symbol, len(self._position))
+
+    def _factor_key(self, factor: sympy.Expr) -> tuple:
+        if factor.is_Number:
+            return (0,)
+        if isinstance(factor, sympy.Symbol):
+            return (1, *self._symbol_key(factor))
+        base = factor.base if isinstance(factor, sympy.Pow) else factor
+        if isinstance(base, sympy.Symbol):
+            return (1, *self._symbol_key(base), 1)
+        if isinstance(factor, sympy.Add):
+            return (3, self._term_key(factor))
+        return (2, sympy.default_sort_key(factor))
+
+    def _term_key(self, term: sympy.Expr) -> tuple:
+        coefficient, rest = term.as_coeff_Mul()
+        negative = coefficient.is_negative is True
+        if rest == 1 or rest.is_Number:
+            return (negative, 0)
+        symbols = sorted((self._symbol_key(s) for s in rest.free_symbols), key=lambda k: k[1])
+        # a product (w x) before a lone parameter (b): the bias comes last, as the seeds write z
+        lone_parameter = isinstance(rest, sympy.Symbol) and self._kind.get(rest) == _PARAMETER
+        return (negative, 1, lone_parameter, [k[1] for k in symbols])
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        terms = sorted(expr.args, key=self._term_key)
+        text = ""
+        for i, term in enumerate(terms):
+            coefficient, rest = term.as_coeff_Mul()
+            if coefficient.is_negative:
+                body = self._print_term(-term)
+                text += f" - {body}" if i else f"-{body}"
+            else:
+                body = self._print_term(term)
+                text += f" + {body}" if i else body
+        return text
+
+    def _print_term(self, term: sympy.Expr) -> str:
+        if isinstance(term, sympy.Add):
+            return rf"\left({self._print(term)}\right)"
+        return self.parenthesize(term, PRECEDENCE["Add"], strict=True)
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        coefficient, rest = expr.as_coeff_Mul()
+        if coefficient.is_negative:
+            return "-" + self.parenthesize(-expr, PRECEDENCE["Mul"], strict=False)
+        numerator, denominator = sympy.fraction(rest, exact=True)
+        if denominator != 1:
+            fraction = rf"\frac{{{self._print(coefficient * numerator)}}}{{{self._print(denominator)}}}"
+            return fraction
+        factors = sorted(sympy.Mul.make_args(rest), key=self._factor_key)
+        text = self.product(factors)
+        if coefficient == 1:
+            return text
+        # ½ (ŷ − t)², as the seeds write the loss
+        return f"{self._print(coefficient)} {text}"
+
+    def product(self, factors: Sequence[sympy.Expr], *, separator: str | None = None) -> str:
+        """Factors in the given order, juxtaposed for symbols and joined by · once numbers appear.
+
+        Only sums and negative factors get brackets, so a chain reads (ŷ − t) · ŷ(1 − ŷ) · w_{31}.
+        """
+        printed = [self.parenthesize(f, PRECEDENCE["Mul"] if separator is None else PRECEDENCE["Add"],
+                                     strict=False) for f in factors]  # fmt: skip
+        if separator is None:
+            numeric = any(f.free_symbols & self.values.keys() or f.is_Number for f in factors)
+            separator = r" \cdot " if numeric else " "
+        return separator.join(printed)
+
+    # -- derivatives -------------------------------------------------------------------------
+
+    def _print_Derivative(self, expr: sympy.Derivative) -> str:
+        (variable, count), = expr.variable_count
+        power = f"^{{{count}}}" if count > 1 else ""
+        return rf"\frac{{\partial{power} {self._print(expr.expr)}}}{{\partial {self._print(variable)}{power}}}"
+
+    def partial(self, of: sympy.Symbol, wrt: sympy.Symbol) -> str:
+        """∂of/∂wrt in Leibniz notation (names only, never numbers)."""
+        names = HandoutPrinter(self.network, decimals=self.decimals)
+        return names._print(sympy.Derivative(of, wrt, evaluate=False))
+
+class Latex(str):
+    """Text that is LaTeX already (made by this printer or a template), so it is not escaped."""
+
+
+def latex(expr: sympy.Expr, network: Network, *, values: Mapping[sympy.Symbol, float] | None = None,
+          decimals: int = 4) -> str:  # fmt: skip
+    """`expr` in the network's notation; with `values`, every known symbol replaced by its number."""
+    return Latex(HandoutPrinter(network, values=values, decimals=decimals).doprint(expr))
+
+
+def chain(factors: Sequence[sympy.Expr], network: Network, *, values: Mapping[sympy.Symbol, float] | None = None,
+          decimals: int = 4) -> str:  # fmt: skip
+    """A product in the order given (one chain-rule path), factors joined by ·."""
+    printer = HandoutPrinter(network, values=values, decimals=decimals)
+    return Latex(printer.product(list(factors), separator=r" \cdot "))
+
+
+def partial(of: sympy.Symbol, wrt: sympy.Symbol, network: Network) -> str:
+    """∂of/∂wrt with the network's names."""
+    return Latex(HandoutPrinter(network).partial(of, wrt))
