@@ -36,6 +36,8 @@ SECTIONS = ("forward", "loss", "deltas", "gradients", "updated")
 IGNORED_SECTIONS = ("frozen", "gradcheck")  # parts of `solve --json` that are not answers
 STATUSES = ("correct", "wrong", "carried_forward")
 NO_EXPLANATION = "no known mistake explains this"
+TOO_FEW_DIGITS = "too few digits to tell which mistake this is; write more decimals"
+MIN_RELATIVE_PRECISION = 0.02  # with fewer digits (0.5 for 1.489) a wrong value matches some mistake by chance
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
 
 
@@ -275,19 +277,23 @@ class Run:
 
     def sources(self, symbol: sympy.Symbol) -> list[sympy.Symbol]:
         """Pinned steps this step's value is computed from, reached without passing another pinned one."""
-        found: dict[sympy.Symbol, None] = {}
-        stack = [a for a in _compiled(self.expression(symbol))[0] if a in self.program.steps]
-        seen = set()
+        return [s for s in self.program.steps if s in self._walk(symbol) and s in self.pinned]
+
+    def upstream(self, symbol: sympy.Symbol) -> set[sympy.Symbol]:
+        """The step and every computed (not pinned) step its value depends on."""
+        return {s for s in self._walk(symbol) if s not in self.pinned} | {symbol}
+
+    def _walk(self, symbol: sympy.Symbol) -> set[sympy.Symbol]:
+        steps = self.program.steps
+        seen: set[sympy.Symbol] = set()
+        stack = [a for a in self.expression(symbol).free_symbols if a in steps]
         while stack:
             current = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            if current in self.pinned:
-                found[current] = None
-            else:
-                stack += [a for a in _compiled(self.expression(current))[0] if a in self.program.steps]
-        return [s for s in self.program.steps if s in found]
+            if current not in seen:
+                seen.add(current)
+                if current not in self.pinned:
+                    stack += [a for a in self.expression(current).free_symbols if a in steps]
+        return seen
 
 
 @dataclass(frozen=True)
@@ -375,8 +381,11 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
                          else f"follows from your rounded {', '.join(prog.steps[s].label for s in sources)}")  # fmt: skip
             marks.append(Mark(step.name, step.label, given, expected[step.name], "carried_forward", diagnosis, (), follows))
             continue
-        explained = _explain(prog, pinned, uncertainty, catalogue, symbol, given.value)
-        diagnosis = "; or ".join(m.explanation for m in explained) or NO_EXPLANATION
+        if uncertainty[symbol] > MIN_RELATIVE_PRECISION * max(abs(given.value), abs(expected[step.name])):
+            explained, diagnosis = [], TOO_FEW_DIGITS
+        else:
+            explained = _explain(prog, pinned, uncertainty, catalogue, symbol, given.value)
+            diagnosis = "; or ".join(m.explanation for m in explained) or NO_EXPLANATION
         kinds = tuple(dict.fromkeys(m.kind for m in explained))
         marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", diagnosis, kinds, follows))
     return Marking(derivation.network.spec.title, tuple(marks), tolerance)
@@ -416,6 +425,8 @@ def _explain(prog: Program, pinned: Mapping[sympy.Symbol, float], uncertainty: M
         if mistake.kind in {m.kind for m in explained}:
             continue  # one explanation per kind: the narrowest, or the most digits for rounding
         run = Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding)
+        if mistake.rounding is None and not run.upstream(symbol) & set(mistake.changes):
+            continue  # the mistake changes nothing this value is computed from
         value, spread = _spread(run, uncertainty, symbol)
         if _agrees(given, value, uncertainty[symbol] + spread):
             explained.append(mistake)

@@ -241,3 +241,42 @@ def test_solve_json_checked_against_itself_is_all_correct(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "check", str(SEED), str(path), "--json")
     report = json.loads(out)
     assert code == 0 and report["counts"] == {"correct": 28, "wrong": 0, "carried_forward": 0}
+
+
+def test_too_few_digits_are_not_diagnosed(derivation):
+    found = marks(derivation, {"forward": {"z3": "1.1"}})["forward.z3"]
+    assert (found.status, found.diagnosis) == ("wrong", check.TOO_FEW_DIGITS)
+
+
+def test_the_classifier_with_cross_entropy_diagnoses_a_flipped_sign():
+    derivation = api.derive(spec.load(ROOT / "examples" / "classifier_2_1_1.yaml"))
+    h1 = sigmoid(0.15 * 1.0 - 0.25 * 2.0 + 0.1)
+    y = sigmoid(0.8 * h1 - 0.3)
+    found = marks(derivation, {"forward": {"y": f"{y:.6f}"}, "deltas": {"delta2": f"{1 - y:.6f}"}})
+    assert found["forward.y"].status == "correct"
+    assert found["deltas.delta2"].mistakes == ("sign_flipped",)
+
+
+@pytest.mark.parametrize("keys", [
+    dict(layers=[2, 3, 2], activation=["relu", "softmax"], loss="cross_entropy", targets=[0, 1]),
+    dict(layers=[2, 2, 1], activation=["tanh", "linear"], loss="mse", naming="layer", bias="per_layer", targets=[0.3]),
+    dict(layers=[2, 2, 1], activation="sigmoid", loss="squared_error", naming="sequential", frozen=["w1"], targets=[1]),
+    dict(layers=[2, 1], activation="leaky_relu", loss="half_squared_error", rename={"w12": "w11"}, targets=[2.0]),
+])  # fmt: skip
+def test_other_networks_check_their_own_solution_and_mark_a_changed_value(tmp_path, capsys, keys):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"inputs": [0.4, -0.7], "init": {"seed": 3}, **keys}))
+    _, out, _ = run_cli(capsys, "solve", str(path), "--json")
+    solved = json.loads(out)
+    answers = tmp_path / "answers.json"
+    answers.write_text(out)
+    code, out, _ = run_cli(capsys, "check", str(path), str(answers), "--json")
+    assert code == 0 and json.loads(out)["counts"]["wrong"] == 0
+    name, value = next(iter(solved["gradients"].items()))
+    solved["gradients"][name] = value + 0.5
+    answers.write_text(json.dumps(solved))
+    code, out, _ = run_cli(capsys, "check", str(path), str(answers), "--json")
+    report = json.loads(out)
+    assert code == 1 and report["root_cause"]["name"] == f"gradients.{name}"
+    wrong = [q["name"] for q in report["quantities"] if q["status"] != "correct"]
+    assert wrong == [f"gradients.{name}"]
