@@ -63,6 +63,8 @@ def run_solve(args: argparse.Namespace) -> int:
 def run_derive(args: argparse.Namespace) -> int:
     from symbackprop import chain, report
 
+    if args.form == "vector":
+        return _derive_vector(args)
     _, derivation = _load(args.spec)
     names = _selected(derivation, args.param)
     if args.json:
@@ -89,6 +91,102 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_OK if marking.ok else EXIT_FAILED
 
 
+def _derive_vector(args: argparse.Namespace) -> int:
+    from symbackprop import api, chain, spec, vector
+
+    if args.param:
+        raise SymbackpropError("--param: only with --form weights; the vector form shows whole layers")
+    loaded = spec.load(args.spec)
+    form = vector.derive(loaded)
+    connections = sum(a * b for a, b in zip(loaded.layers, loaded.layers[1:]))
+    proof = None
+    if connections <= chain.EXPAND_LIMIT and not args.no_proof:
+        proof = vector.prove(form, api.derive(loaded, expand=True))
+    if args.json:
+        _print_json({
+            "form": "vector",
+            "layers": list(loaded.layers),
+            "equations": [{"lhs": str(e.lhs), "rhs": str(e.rhs), "latex": f"{form.latex(e.lhs)} = {form.latex(e.rhs)}",
+                           "note": e.note} for e in form.equations],
+            "equals_per_weight_form": proof,
+        })  # fmt: skip
+    else:
+        print(vector.text(form))
+        if proof is not None:
+            verdict = "all equal" if all(proof.values()) else "DIFFER: " + ", ".join(n for n, ok in proof.items() if not ok)
+            print(f"\nEntry by entry against the per-weight chain rule ({len(proof)} parameters): {verdict}")
+    return EXIT_OK
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from symbackprop import spec, train
+
+    loaded = spec.load(args.spec)
+    if args.data:
+        data = train.load_csv(args.data, loaded, input_columns=_names(args.inputs), target_columns=_names(args.targets))
+    elif args.inputs or args.targets:
+        raise SymbackpropError("--inputs/--targets: choose CSV columns, so they need --data FILE.csv")
+    else:
+        data = train.spec_data(loaded)
+    bar = None
+    if sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=args.epochs, unit="epoch", file=sys.stderr, leave=False)
+        except ImportError:
+            bar = None
+
+    def progress(epoch: int, loss: float) -> None:
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        bar.update(1)
+
+    try:
+        result = train.train(loaded, data, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                             learning_rate=args.learning_rate, progress=progress if bar is not None else None)  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.plot:
+        train.plot(result.loss_history, args.plot, title=loaded.title)
+    if args.json:
+        _print_json({"loss_history": result.loss_history, "final_loss": result.final_loss,
+                     "parameters": result.parameters, "examples": int(data.inputs.shape[0]),
+                     "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed})  # fmt: skip
+        return EXIT_OK
+    history = result.loss_history
+    print(f"{data.inputs.shape[0]} examples, {args.epochs} epochs, batch size {args.batch_size}, seed {args.seed}")
+    print(f"mean loss: epoch 1 {history[0]:.6g}, epoch {len(history)} {result.final_loss:.6g}")
+    width = max(map(len, result.parameters))
+    for name, value in result.parameters.items():
+        print(f"  {name.ljust(width)}  {value: .6f}")
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return EXIT_OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from symbackprop import export
+
+    _, derivation = _load(args.spec)
+    source = export.module_source(derivation, source=Path(args.spec).name)
+    if args.output is None:
+        print(source, end="")
+        return EXIT_OK
+    try:
+        Path(args.output).write_text(source, encoding="utf-8")
+    except OSError as exc:
+        raise SymbackpropError(f"-o: cannot write {args.output} ({exc.strerror})") from None
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation: derive, evaluate and check every ∂L/∂w.")
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
@@ -111,6 +209,9 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument("--param", action="append", metavar="NAME", help="only this parameter (repeatable)")
     derive.add_argument("--json", action="store_true", help="print one JSON object")
     derive.add_argument("--no-proof", action="store_true", help="skip the sympy.diff cross-check in --json")
+    derive.add_argument("--form", choices=("weights", "vector"), default="weights",
+                        help="weights (default): one chain per parameter; vector: layer-wise matrix equations, "
+                        "for networks too wide to write per weight")  # fmt: skip
     derive.set_defaults(run=run_derive)
 
     check = commands.add_parser(
@@ -124,6 +225,32 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--tolerance", type=float, metavar="X",
                        help="accept values within ±X instead of the precision each is written with")  # fmt: skip
     check.set_defaults(run=run_check)
+
+    train = commands.add_parser(
+        "train", help="mini-batch gradient descent with the derived gradients, on the spec's data or a CSV file",
+        description="Example: symbackprop train examples/xor_like.yaml --data examples/points.csv --epochs 500 "
+        "--batch-size 32 --plot loss.png --json. The CSV's first line names the columns; by default the first "
+        "columns are the inputs and the last the targets, in network order.",
+    )  # fmt: skip
+    train.add_argument("spec", help="network spec (.yaml, .json or .toml); its data is used without --data")
+    train.add_argument("--data", metavar="FILE.csv", help="examples from a CSV file with a header line")
+    train.add_argument("--inputs", metavar="A,B,...", help="CSV columns of the inputs, by name, in network order")
+    train.add_argument("--targets", metavar="T,...", help="CSV columns of the targets, by name, in network order")
+    train.add_argument("--epochs", type=int, default=100, help="passes over the data (default 100)")
+    train.add_argument("--batch-size", type=int, default=32, help="examples per gradient step (default 32)")
+    train.add_argument("--learning-rate", type=float, metavar="ETA", help="step size η (default: the spec's)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the shuffling (default 0)")
+    train.add_argument("--plot", metavar="FILE.png", help="write the loss curve (needs matplotlib)")
+    train.add_argument("--json", action="store_true", help="print loss_history, final_loss and parameters as JSON")
+    train.set_defaults(run=run_train)
+
+    export = commands.add_parser(
+        "export", help="write the loss and gradients as a standalone Python module that needs only NumPy",
+        description="Example: symbackprop export examples/seed_2_2_1.yaml -o grad.py",
+    )  # fmt: skip
+    export.add_argument("spec", help="network spec (.yaml, .json or .toml)")
+    export.add_argument("-o", "--output", metavar="FILE.py", help="where to write the module (default: print it)")
+    export.set_defaults(run=run_export)
     return parser
 
 

@@ -156,9 +156,8 @@ def _output_derivation(spec: spec_module.Spec) -> chain.Derivation:
 
 def _output_note(output: chain.Derivation) -> str:
     first = next(iter(output.deltas.values()))
-    neuron = first.neuron
-    shown = "" if len(output.deltas) == 1 else " (component 1 shown)"
-    return f"componentwise: {neuron.delta} = {first.definition}{shown}"
+    which = "" if len(output.deltas) == 1 else " of output 1"
+    return f"componentwise, ∂L/∂z{which} = {first.definition}"
 
 
 def text(form: VectorForm) -> str:

@@ -1,0 +1,187 @@
+"""Mini-batch gradient descent with the derived gradients, on a spec's data or a CSV file."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from symbackprop import vector
+from symbackprop.errors import InputFileError, SymbackpropError, did_you_mean
+from symbackprop.spec import Spec
+
+PROBABILITY_LOSSES = ("binary_cross_entropy", "cross_entropy")
+
+
+@dataclass(frozen=True)
+class Data:
+    """Examples as arrays: inputs (examples × inputs) and targets (examples × outputs)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Mean loss over the data after each epoch, and the final parameter values."""
+
+    loss_history: list[float]
+    parameters: dict[str, float]
+
+    @property
+    def final_loss(self) -> float:
+        return self.loss_history[-1]
+
+
+def spec_data(spec: Spec) -> Data:
+    """The spec's own inputs/targets or data entries as arrays.
+
+    Raises:
+        SymbackpropError: the spec has no examples.
+    """
+    if not spec.examples:
+        raise SymbackpropError("data: the spec has no examples; add data (or inputs and targets) or pass --data FILE.csv")
+    return Data(np.array([e.inputs for e in spec.examples], dtype=float),
+                np.array([e.targets for e in spec.examples], dtype=float))  # fmt: skip
+
+
+def load_csv(path: str | Path, spec: Spec, *, input_columns: Sequence[str] | None = None,
+             target_columns: Sequence[str] | None = None) -> Data:  # fmt: skip
+    """Read examples from a CSV file whose first line names the columns.
+
+    By default the first columns are the inputs and the last the targets, in
+    network order; `input_columns`/`target_columns` choose columns by name.
+
+    Raises:
+        InputFileError: the file cannot be read, a column is missing, a row has
+            the wrong number of cells or a cell is not a finite number.
+    """
+    path = Path(path)
+    n_in, n_out = spec.layers[0], spec.layers[-1]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except (OSError, csv.Error) as exc:
+        raise InputFileError(f"{path}: cannot read as CSV ({exc})") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise InputFileError(f"{path}: the file is empty; it needs a header line naming the columns, then one line per example")
+    header = [cell.strip() for cell in rows[0]]
+    if len(rows) == 1:
+        raise InputFileError(f"{path}: the header has no example lines after it")
+    chosen_in = _columns(path, header, input_columns, "input", n_in, range(n_in))
+    chosen_out = _columns(path, header, target_columns, "target", n_out, range(len(header) - n_out, len(header)))
+    if input_columns is None and target_columns is None and len(header) < n_in + n_out:
+        raise InputFileError(f"{path}:1: the header has {len(header)} columns but the network needs {n_in} inputs and "
+                             f"{n_out} targets ({n_in + n_out} columns)")  # fmt: skip
+    table = np.empty((len(rows) - 1, len(header)))
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise InputFileError(f"{path}:{number}: {len(row)} cells, but the header names {len(header)} columns")
+        for k, cell in enumerate(row):
+            table[number - 2, k] = _cell(path, number, header[k], cell)
+    data = Data(table[:, chosen_in], table[:, chosen_out])
+    if spec.loss in PROBABILITY_LOSSES:
+        bad = np.argwhere((data.targets < 0) | (data.targets > 1))
+        if bad.size:
+            row, col = bad[0]
+            raise InputFileError(f"{path}:{row + 2}: column '{header[chosen_out[col]]}': {spec.loss} needs targets between "
+                                 f"0 and 1, got {data.targets[row, col]:g}")  # fmt: skip
+    return data
+
+
+def _columns(path: Path, header: list[str], names: Sequence[str] | None, role: str, count: int,
+             default: range) -> list[int]:  # fmt: skip
+    if names is None:
+        return list(default)
+    if len(names) != count:
+        raise InputFileError(f"{path}: {len(names)} {role} columns chosen, but the network has {count} {role}s")
+    chosen = []
+    for name in names:
+        if name not in header:
+            raise InputFileError(f"{path}:1: no column named '{name}'{did_you_mean(name, header)}; columns: {', '.join(header)}")
+        chosen.append(header.index(name))
+    return chosen
+
+
+def _cell(path: Path, line: int, column: str, cell: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise InputFileError(f"{path}:{line}: column '{column}': '{cell.strip()}' is not a number") from None
+    if not math.isfinite(value):
+        raise InputFileError(f"{path}:{line}: column '{column}': {cell.strip()} is not a finite number")
+    return value
+
+
+def train(spec: Spec, data: Data, *, epochs: int, batch_size: int, seed: int = 0, learning_rate: float | None = None,
+          progress: Callable[[int, float], None] | None = None) -> TrainResult:  # fmt: skip
+    """Gradient descent on mini-batches drawn in a shuffled order, reproducible from `seed`.
+
+    Each epoch shuffles the examples (numpy default_rng(seed), one permutation
+    per epoch), steps w ← w − η·mean ∂L/∂w over each batch in turn (frozen
+    parameters stay put), then records the mean loss over all the data.
+
+    Args:
+        progress: called after each epoch with (epoch number, mean loss).
+
+    Raises:
+        SymbackpropError: epochs or batch size below 1.
+    """
+    if epochs < 1:
+        raise SymbackpropError(f"--epochs: must be at least 1, got {epochs}")
+    if batch_size < 1:
+        raise SymbackpropError(f"--batch-size: must be at least 1, got {batch_size}")
+    form = vector.derive(spec)
+    evaluator = vector.VectorEvaluator(form)
+    rate = spec.learning_rate if learning_rate is None else learning_rate
+    theta = evaluator.flat(spec.parameters)
+    trainable = np.array([name not in spec.frozen for name in form.parameter_names], dtype=float)
+    rng = np.random.default_rng(seed)
+    count = data.inputs.shape[0]
+    history = []
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(count)
+        for start in range(0, count, batch_size):
+            batch = order[start : start + batch_size]
+            step = evaluator.gradients(data.inputs[batch], data.targets[batch], theta).flat
+            theta = theta - rate * trainable * step
+        history.append(evaluator.gradients(data.inputs, data.targets, theta).loss)
+        if progress is not None:
+            progress(epoch, history[-1])
+    return TrainResult(history, evaluator.as_dict(theta))
+
+
+def plot(history: Sequence[float], path: str | Path, *, title: str = "") -> None:
+    """Write the loss curve to an image file (matplotlib, the `plot` extra).
+
+    Raises:
+        SymbackpropError: matplotlib is not installed or the file cannot be written.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+    except ImportError:
+        raise SymbackpropError("--plot needs matplotlib: pip install 'symbackprop[plot]'") from None
+    figure, axes = pyplot.subplots(figsize=(6, 4))
+    axes.plot(range(1, len(history) + 1), history)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("mean loss")
+    axes.set_title(title or "Training loss")
+    axes.grid(True, alpha=0.3)
+    try:
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+    except (OSError, ValueError) as exc:
+        raise SymbackpropError(f"--plot: cannot write {path} ({exc})") from None
+    finally:
+        pyplot.close(figure)
