@@ -91,6 +91,32 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_OK if marking.ok else EXIT_FAILED
 
 
+def run_handout(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from symbackprop import handout, render
+
+    _, derivation = _load(args.spec)
+    output = Path(args.output)
+    if args.variants is not None:
+        written = render.write_variants(derivation, output, count=args.variants, seed=args.seed or 0,
+                                        decimals=args.decimals, params=args.param, templates=args.templates)  # fmt: skip
+        print(f"wrote {len(written)} files in {output} ({args.variants} students: exercise sheet and answer key each)")
+        return EXIT_OK
+    if args.seed is not None:
+        raise SymbackpropError("--seed: only used with --variants N")
+    if output.suffix not in (".pdf", ".tex"):
+        raise SymbackpropError(f"-o: {output}: must end in .pdf or .tex (or be a directory, with --variants)")
+    document = handout.build(derivation, mode=args.mode, decimals=args.decimals, params=args.param)
+    made = render.Handout(document, templates=args.templates)
+    if output.suffix == ".pdf" and render.backend() is None:
+        tex = render.write_text(output.with_suffix(".tex"), made.latex())
+        print(f"symbackprop: {render.INSTALL_HINT}; wrote {tex} instead", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {made.write(output)}")
+    return EXIT_OK
+
+
 def _derive_vector(args: argparse.Namespace) -> int:
     from symbackprop import api, chain, spec, vector
 
@@ -225,6 +251,24 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--tolerance", type=float, metavar="X",
                        help="accept values within ±X instead of the precision each is written with")  # fmt: skip
     check.set_defaults(run=run_check)
+
+    handout = commands.add_parser(
+        "handout", help="the derivation written out as a LaTeX/PDF handout, exercise sheet or answer key",
+        description="Example: symbackprop handout examples/seed_2_2_1.yaml -o handout.pdf; "
+        "symbackprop handout spec.yaml -o sheets/ --variants 30 --seed 7 (an exercise sheet and a key per student).",
+    )  # fmt: skip
+    handout.add_argument("spec", help="network spec (.yaml, .json or .toml) with inputs and targets (or data)")
+    handout.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="handout.pdf or handout.tex; a directory with --variants")  # fmt: skip
+    handout.add_argument("--mode", choices=("worked", "exercise", "solutions"), default="worked",
+                         help="worked (default): everything; exercise: questions with blanks; solutions: the key")  # fmt: skip
+    handout.add_argument("--variants", type=int, metavar="N", help="N students, each with their own numbers")
+    handout.add_argument("--seed", type=int, metavar="S", help="seed of the variants' numbers (default 0)")
+    handout.add_argument("--param", action="append", metavar="NAME",
+                         help="write this parameter's gradient in full (repeatable; default: all of a small network)")  # fmt: skip
+    handout.add_argument("--decimals", type=int, default=6, help="digits after the point in displayed numbers (default 6)")
+    handout.add_argument("--templates", metavar="DIR", help="folder of *.tex.j2 templates that replace the shipped ones")
+    handout.set_defaults(run=run_handout)
 
     train = commands.add_parser(
         "train", help="mini-batch gradient descent with the derived gradients, on the spec's data or a CSV file",

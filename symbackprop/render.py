@@ -207,10 +207,9 @@ class Handout:
         raise SymbackpropError(f"-o: {path}: the output must end in .pdf or .tex (or be a directory with --variants)")
 
     def _repr_latex_(self) -> str:
-        lines = []
-        for item in (*self.document.deltas, *self.document.gradients):
-            form = item.delta_form if item.name.startswith("delta") else item.delta_form
-            lines.append(rf"{item.lhs} &= {form} = {item.value}")
+        # Jupyter typesets maths only (no TikZ, no tables): the backward pass, one line each
+        lines = [rf"{item.lhs} &= {item.path_expressions[0] if item.path_expressions and len(item.path_expressions) == 1 else item.delta_form or ''} = {item.value}"
+                 for item in (*self.document.deltas, *self.document.gradients)]  # fmt: skip
         return "$$\\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$$"
 
 
@@ -218,3 +217,41 @@ def make(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 
          params: Sequence[str] | None = None, templates: str | Path | None = None) -> Handout:  # fmt: skip
     """The handout of a derivation: ``make(derivation).write("handout.pdf")``."""
     return Handout(handout.build(derivation, mode=mode, decimals=decimals, params=params), templates=templates)
+
+
+def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: int, seed: int, decimals: int = 6,
+                   params: Sequence[str] | None = None, templates: str | Path | None = None,
+                   pdf: bool = True) -> list[Path]:  # fmt: skip
+    """An exercise sheet and its answer key for each of `count` students, each with their own numbers.
+
+    The numbers come from `handout.variant(spec, seed=seed, index=i)`, so the same
+    seed writes the same files. Each sheet is written as .tex, and also as .pdf when
+    `pdf` is set and a TeX is available.
+
+    Raises:
+        SymbackpropError: bad count, or no TeX while `pdf` is set (the .tex files are written first).
+    """
+    if count < 1:
+        raise SymbackpropError(f"--variants: must be at least 1, got {count}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = derivation.network.spec
+    width = len(str(count))
+    written: list[Path] = []
+    sheets = []
+    for i in range(1, count + 1):
+        examples, parameters = handout.variant(spec, seed=seed, index=i)
+        title = f"{spec.title or 'Backpropagation by hand'} (student {i:0{width}d})"
+        for mode, suffix in (("exercise", ""), ("solutions", "_key")):
+            document = handout.build(derivation, mode=mode, decimals=decimals, params=params,
+                                     examples=examples, parameters=parameters, title=title)  # fmt: skip
+            path = folder / f"student_{i:0{width}d}{suffix}.tex"
+            text = latex(document, templates=templates)
+            written.append(write_text(path, text))
+            sheets.append((path.with_suffix(".pdf"), text))
+    if pdf:
+        command = backend()
+        if command is None:
+            raise SymbackpropError(f"{INSTALL_HINT}; wrote the .tex files in {folder}")
+        written += [compile_pdf(text, path, command=command) for path, text in sheets]
+    return written
