@@ -180,9 +180,20 @@ def latex_lines(form: VectorForm) -> list[str]:
 def prove(form: VectorForm, derivation: chain.Derivation) -> dict[str, bool]:
     """Check that the matrix equations, written out entry by entry, give the per-weight gradients.
 
+    Raises:
+        ValueError: the derivation was made without expanded forms.
+    """
+    entries = explicit_gradients(form, derivation)
+    return {name: chain._is_zero(entry - derivation.gradients[name].expanded) for name, entry in entries.items()}
+
+
+def explicit_gradients(form: VectorForm, derivation: chain.Derivation) -> dict[str, sympy.Expr]:
+    """Each ∂L/∂p from the matrix equations with every matrix written out, in x, t and parameters.
+
     Every MatrixSymbol is replaced by the explicit matrix of the per-weight
-    network's symbols; the matrix products then produce each ∂L/∂w, which must
-    equal the chain rule's expanded gradient (sums over tied names included).
+    network's symbols; the products δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ then give one entry per
+    weight (a tied name sums its entries), and the δ's and h's are written in
+    inputs, targets and parameters.
 
     Raises:
         ValueError: the derivation was made without expanded forms.
@@ -190,7 +201,6 @@ def prove(form: VectorForm, derivation: chain.Derivation) -> dict[str, bool]:
     if derivation.expanded_values is None:
         raise ValueError("the derivation has no expanded forms; derive with expand=True")
     network = derivation.network
-    values = derivation.expanded_values
     explicit: dict[sympy.MatrixSymbol, sympy.Matrix] = {form.x: sympy.Matrix(network.inputs)}
     for layer, neurons in zip(form.layers, network.layers):
         explicit[layer.W] = sympy.Matrix([list(n.weights) for n in neurons])
@@ -201,9 +211,13 @@ def prove(form: VectorForm, derivation: chain.Derivation) -> dict[str, bool]:
         explicit[layer.slope] = sympy.Matrix([_slope(network, n) for n in neurons])
     last = network.layers[-1]
     explicit[sympy.MatrixSymbol("dLdz", len(last), 1)] = sympy.Matrix([derivation.deltas[n.delta].definition for n in last])
+    # δ⁽ˡ⁾ as the matrix equations define it, output layer first, so each entry is in h's and ŷ's only.
+    for equation in form.equations:
+        if equation.lhs.name.startswith("delta"):
+            explicit[equation.lhs] = sympy.Matrix(equation.rhs.xreplace(explicit).doit())
 
-    totals: dict[str, sympy.Expr] = {name: sympy.S.Zero for name in form.parameter_names}
     names = form.parameter_names
+    totals: dict[str, sympy.Expr] = {name: sympy.S.Zero for name in names}
     for equation in form.equations:
         name = equation.lhs.name
         if not name.startswith("dLd"):
@@ -213,11 +227,8 @@ def prove(form: VectorForm, derivation: chain.Derivation) -> dict[str, bool]:
         where = layer.weight_index if name.startswith("dLdW") else layer.bias_index[:, None]
         for (i, j), entry in np.ndenumerate(where):
             totals[names[entry]] += matrix[i, j]
-    # The δ's are intermediate symbols on both sides: write both in x, t and parameters.
-    return {
-        name: chain._is_zero(total.xreplace(values) - derivation.gradients[name].expanded)
-        for name, total in totals.items()
-    }
+    values = derivation.expanded_values
+    return {name: total.xreplace(values) for name, total in totals.items()}
 
 
 def _slope(network: graph.Network, neuron: graph.Neuron) -> sympy.Expr:
