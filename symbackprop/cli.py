@@ -198,10 +198,11 @@ def run_train(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from symbackprop import export
+    from symbackprop import api, export, spec
 
-    _, derivation = _load(args.spec)
-    source = export.module_source(derivation, source=Path(args.spec).name)
+    loaded = spec.load(args.spec)
+    export.check_size(len(loaded.parameters))  # before deriving: a wide network's derivation takes a while
+    source = export.module_source(api.derive(loaded), source=Path(args.spec).name)
     if args.output is None:
         print(source, end="")
         return EXIT_OK

@@ -78,18 +78,22 @@ def program(derivation: chain.Derivation) -> Program:
     )  # fmt: skip
 
 
+def check_size(count: int) -> None:
+    """Raise SymbackpropError when `count` parameters are too many to write one per line."""
+    if count > MAX_PARAMETERS:
+        raise SymbackpropError(
+            f"export: the network has {count} parameters; export writes one line per parameter "
+            f"and stops at {MAX_PARAMETERS} (use 'derive --form vector' for wide networks)"
+        )
+
+
 def module_source(derivation: chain.Derivation, *, source: str = "") -> str:
     """The text of a standalone module with `loss`, `gradients` and `mean_gradients`.
 
     Raises:
         SymbackpropError: the network has more than MAX_PARAMETERS parameters.
     """
-    count = len(derivation.gradients)
-    if count > MAX_PARAMETERS:
-        raise SymbackpropError(
-            f"export: the network has {count} parameters; export writes one line per parameter "
-            f"and stops at {MAX_PARAMETERS} (use 'derive --form vector' for wide networks)"
-        )
+    check_size(len(derivation.gradients))
     spec = derivation.network.spec
     prog = program(derivation)
     arguments = ", ".join([*prog.inputs, *prog.targets, *prog.parameters])
