@@ -27,6 +27,8 @@ TABLE_COLUMNS = 6  # examples per table
 FIGURE_MAX_NEURONS = 24
 EDGE_LABEL_MAX = 24  # above this many weights the figure names no edges
 INLINE_FAN_IN = 5  # wider sums are shown symbolically only, their numbers in the tables
+LISTED_PATHS, LISTED_FACTORS = 8, 7  # longer chain-rule sums do not fit a line; the δ form stands for them
+WIDE_LAYER = 4  # a layer with more neurons shows its first neuron in full, the rest in a table
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,9 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
 
     forward = tuple((i + 1, layout.forward_steps(i)) for i in range(worked))
     losses = tuple(layout.loss_step(i, solution.losses[i]) for i in range(worked))
-    deltas = tuple(layout.delta(symbol) for symbol in derivation.deltas)
+    deltas = tuple(layout.delta(symbol) for symbol, delta in derivation.deltas.items()
+                   if len(network.layers[delta.neuron.layer - 1]) <= WIDE_LAYER or delta.neuron.index == 0)  # fmt: skip
+    wide = max(spec.layers[1:]) > WIDE_LAYER
     gradients = tuple(layout.gradient(name, solution, full) for name in derivation.gradients if name in full)
     number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
     return Document(
@@ -175,7 +179,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         data=tuple(_data_line(network, e, decimals) for e in examples),
         worked=worked,
         forward=forward,
-        forward_table=_forward_table(derivation, solution, decimals) if len(examples) > 1 else None,
+        forward_table=_forward_table(derivation, solution, decimals) if len(examples) > 1 or wide else None,
         losses=losses,
         mean_loss=layout.mean_loss(solution) if len(examples) > 1 else None,
         deltas=deltas,
@@ -245,22 +249,24 @@ class _Layout:
         return float(ops.to_standard_sympy(expr).xreplace(numbers).evalf())
 
     def forward_steps(self, example: int) -> tuple[Step, ...]:
+        """z then a of each neuron; a wide layer shows its first neuron, the table has the rest."""
         steps = []
         network = self.network
         for layer in network.layers:
-            for neuron in layer:
-                wide = len(neuron.weights) > INLINE_FAN_IN
+            shown = layer if len(layer) <= WIDE_LAYER else layer[:1]
+            for neuron in shown:
                 definition = network.z_definition(neuron)
-                steps.append(Step(self._next(), self.tex(neuron.z), self.tex(definition),
-                                  None if wide else self.tex(definition, example),
+                symbolic, numbers = self.tex(definition), self.tex(definition, example)
+                if len(neuron.weights) > INLINE_FAN_IN:
+                    terms = [w * a for w, a in zip(neuron.weights, network.sources(neuron.layer))]
+                    symbolic = printing.elided_sum(terms + ([neuron.bias] if neuron.bias is not None else []), network)
+                    numbers = None
+                steps.append(Step(self._next(), self.tex(neuron.z), symbolic, numbers,
                                   self.number(self.values[example][neuron.z])))  # fmt: skip
-            for neuron in layer:
+            for neuron in shown:
                 definition = network.a_definition(neuron)
-                substituted = definition.xreplace({n.z: sympy.Symbol(f"_{n.z.name}") for n in layer})
-                # the activation of the number just computed: σ(0.33), not σ(z_1) with z_1 unexplained
-                shown = printing.HandoutPrinter(network, values={sympy.Symbol(f"_{n.z.name}"): self.values[example][n.z]
-                                                                 for n in layer}, decimals=self.decimals)  # fmt: skip
-                numbers = None if len(layer) > INLINE_FAN_IN and network.activation(neuron.layer) == ops.SOFTMAX else Latex(shown.doprint(substituted))
+                # σ(0.33): the activation of the number just computed
+                numbers = None if len(layer) > INLINE_FAN_IN else self.tex(definition, example)
                 steps.append(Step(self._next(), self.tex(neuron.a), self.tex(definition), numbers,
                                   self.number(self.values[example][neuron.a])))  # fmt: skip
         return tuple(steps)
@@ -272,7 +278,7 @@ class _Layout:
 
     def mean_loss(self, solution: numeric.Solution) -> Step:
         count = len(solution.losses)
-        terms = " + ".join(self.number(v) for v in solution.losses[:TABLE_COLUMNS])
+        terms = printing.signed_sum(solution.losses[:TABLE_COLUMNS], decimals=self.decimals)
         if count > TABLE_COLUMNS:
             terms += r" + \dots"
         symbolic = Latex(rf"\frac{{1}}{{{count}}} \sum_{{n=1}}^{{{count}}} L^{{(n)}}")
@@ -293,8 +299,18 @@ class _Layout:
 
     def delta(self, symbol: sympy.Symbol) -> Derivative:
         delta = self.derivation.deltas[symbol]
-        paths, expressions = self._paths(delta.terms)
         z = delta.neuron.z
+        if len(delta.terms) > INLINE_FAN_IN:  # too long to write out: δ_j = f'(z_j) Σ_i δ_i ∂z_i/∂h_j
+            local = self.tex(delta.terms[0][-1].expression)
+            h = self.tex(delta.neuron.a)
+            return Derivative(
+                number=self._next(), name=symbol.name,
+                lhs=Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}"),
+                paths=None, path_count=len(delta.terms), path_expressions=None, path_values=None,
+                delta_form=Latex(rf"{local} \sum_i \delta_i \frac{{\partial z_i}}{{\partial {h}}}"), substituted=(), values=(),
+                mean=None, value=self.number(self.values[0][symbol]), frozen=False, figure=None,
+            )  # fmt: skip
+        paths, expressions = self._paths(delta.terms)
         if len(delta.terms) == 1:  # the numbers in the same order as the factors above them
             factors = [f.expression for f in delta.terms[0]]
             substituted = tuple(printing.chain(factors, self.network, values=v, decimals=self.decimals) for v in self.values)
@@ -313,30 +329,37 @@ class _Layout:
         network = self.network
         paths = expressions = None
         values = None
-        if gradient.chains is not None:
+        if gradient.chains is not None and len(gradient.chains) <= LISTED_PATHS and max(map(len, gradient.chains)) <= LISTED_FACTORS:
             paths, expressions = self._paths(gradient.chains)
             values = self._path_values(gradient.chains)
         per_example = solution.per_example_gradients[name]
         mean = None
         if len(per_example) > 1:
             count = len(per_example)
-            terms = " + ".join(self.number(v) for v in per_example[:TABLE_COLUMNS])
+            terms = printing.signed_sum(per_example[:TABLE_COLUMNS], decimals=self.decimals)
             terms += r" + \dots" if count > TABLE_COLUMNS else ""
             mean = Latex(rf"\frac{{1}}{{{count}}}\left({terms}\right)")
         spec = network.spec
         hidden = any(o.neuron.layer < len(network.layers) for o in gradient.occurrences)
         figure = None
-        if hidden and gradient.chains is not None:
+        if hidden and gradient.chains is not None and paths is not None:
             figure = _figure(self.derivation, spec.parameters, self.decimals, highlight=gradient.chains, labels=False)
         return Derivative(
             number=self._next(), name=name,
             lhs=printing.partial(network.loss_symbol, gradient.parameter, network),
-            paths=paths, path_count=len(gradient.chains) if gradient.chains is not None else 0,
+            paths=paths, path_count=sum(_path_count(network, o.neuron) for o in gradient.occurrences),
             path_expressions=expressions, path_values=values, delta_form=self.tex(gradient.delta_form),
             substituted=tuple(self.tex(gradient.delta_form, i) for i in range(len(self.values))),
             values=tuple(self.number(v) for v in per_example[: len(self.values)]),
             mean=mean, value=self.number(solution.gradients[name]), frozen=name in spec.frozen, figure=figure,
         )  # fmt: skip
+
+
+def _path_count(network, neuron) -> int:
+    """Chain-rule paths from L down to `neuron`'s z (a softmax output reaches L through every ŷ)."""
+    if neuron.layer == len(network.layers):
+        return len(network.outputs) if network.activation(neuron.layer) == ops.SOFTMAX else 1
+    return sum(_path_count(network, after) for after in network.layers[neuron.layer])
 
 
 def _architecture(spec: Spec) -> str:

@@ -174,6 +174,18 @@ class HandoutPrinter(LatexPrinter):
         names = HandoutPrinter(self.network, decimals=self.decimals)
         return names._print(sympy.Derivative(of, wrt, evaluate=False))
 
+def signed_sum(values: Sequence[float], *, decimals: int = 4) -> str:
+    """a + b − c for numbers, as a sum is written: a negative term is subtracted, not added."""
+    text = ""
+    for i, value in enumerate(values):
+        shown = number(value, decimals=decimals)
+        if shown.startswith("-"):
+            text += f" - {shown[1:]}" if i else shown
+        else:
+            text += f" + {shown}" if i else shown
+    return text
+
+
 class Latex(str):
     """Text that is LaTeX already (made by this printer or a template), so it is not escaped."""
 
@@ -189,6 +201,15 @@ def chain(factors: Sequence[sympy.Expr], network: Network, *, values: Mapping[sy
     """A product in the order given (one chain-rule path), factors joined by ·."""
     printer = HandoutPrinter(network, values=values, decimals=decimals)
     return Latex(printer.product(list(factors), separator=r" \cdot "))
+
+
+def elided_sum(terms: Sequence[sympy.Expr], network: Network, *, keep: int = 2) -> Latex:
+    """A long sum written as its first `keep` terms, ⋯, and its last two (the last weight and the bias)."""
+    printer = HandoutPrinter(network)
+    shown = [printer._print(t) for t in terms]
+    if len(shown) > keep + 3:
+        shown = [*shown[:keep], r"\cdots", *shown[-2:]]
+    return Latex(" + ".join(shown))
 
 
 def partial(of: sympy.Symbol, wrt: sympy.Symbol, network: Network) -> str:

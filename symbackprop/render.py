@@ -10,7 +10,6 @@ directory without shell escape, with TeX's file access limited to that directory
 
 from __future__ import annotations
 
-import importlib.resources
 import importlib.util
 import os
 import re
@@ -75,11 +74,8 @@ def environment(templates: str | Path | None = None) -> jinja2.Environment:
 
 def shipped_templates() -> Path:
     """The templates folder: inside the installed package, or top-level in a source checkout."""
-    try:
-        folder = Path(str(importlib.resources.files("symbackprop.templates")))
-    except ModuleNotFoundError:
-        folder = Path(__file__).resolve().parent.parent / "templates"
-    return folder
+    installed = Path(__file__).resolve().parent / "templates"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "templates"
 
 
 def latex(document: handout.Document, *, templates: str | Path | None = None) -> str:
@@ -87,7 +83,7 @@ def latex(document: handout.Document, *, templates: str | Path | None = None) ->
     try:
         return environment(templates).get_template(TEMPLATE).render(doc=document)
     except jinja2.TemplateNotFound as exc:
-        raise SymbackpropError(f"--templates: template {exc.name} not found") from None
+        raise SymbackpropError(f"template {exc.name} not found in {templates or shipped_templates()}") from None
     except jinja2.TemplateError as exc:
         raise SymbackpropError(f"--templates: {type(exc).__name__}: {exc}") from None
 
