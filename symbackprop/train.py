@@ -82,13 +82,14 @@ def load_csv(path: str | Path, spec: Spec, *, input_columns: Sequence[str] | Non
     if input_columns is None and target_columns is None and len(header) < n_in + n_out:
         raise InputFileError(f"{path}:1: the header has {len(header)} columns but the network needs {n_in} inputs and "
                              f"{n_out} targets ({n_in + n_out} columns)")  # fmt: skip
-    table = np.empty((len(rows) - 1, len(header)))
+    used = chosen_in + chosen_out  # other columns (an id, a note) may hold anything
+    table = np.empty((len(rows) - 1, len(used)))
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise InputFileError(f"{path}:{number}: {len(row)} cells, but the header names {len(header)} columns")
-        for k, cell in enumerate(row):
-            table[number - 2, k] = _cell(path, number, header[k], cell)
-    data = Data(table[:, chosen_in], table[:, chosen_out])
+        for i, k in enumerate(used):
+            table[number - 2, i] = _cell(path, number, header[k], row[k])
+    data = Data(table[:, : len(chosen_in)], table[:, len(chosen_in) :])
     if spec.loss in PROBABILITY_LOSSES:
         bad = np.argwhere((data.targets < 0) | (data.targets > 1))
         if bad.size:
