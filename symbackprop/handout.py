@@ -289,13 +289,13 @@ class _Layout:
         """Each path's local factors as numbers (single example only; a batch has one set each)."""
         if len(self.values) != 1:
             return None
-        return tuple(printing.chain([sympy.Float(self.evaluate(f.expression, 0)) for f in c], self.network,
-                                    decimals=self.decimals) for c in chains)  # fmt: skip
+        return _sum_lines([printing.chain([sympy.Float(self.evaluate(f.expression, 0)) for f in c], self.network,
+                                          decimals=self.decimals) for c in chains])  # fmt: skip
 
     def _paths(self, chains: Sequence[chain.Chain]) -> tuple[tuple[Latex, ...], tuple[Latex, ...]]:
-        partials = tuple(Latex(r" \cdot ".join(printing.partial(f.of, f.wrt, self.network) for f in c)) for c in chains)
-        expressions = tuple(printing.chain([f.expression for f in c], self.network) for c in chains)
-        return partials, expressions
+        partials = [Latex(r" \cdot ".join(printing.partial(f.of, f.wrt, self.network) for f in c)) for c in chains]
+        expressions = [printing.chain([f.expression for f in c], self.network) for c in chains]
+        return _sum_lines(partials), _sum_lines(expressions)
 
     def delta(self, symbol: sympy.Symbol) -> Derivative:
         delta = self.derivation.deltas[symbol]
@@ -307,7 +307,7 @@ class _Layout:
                 number=self._next(), name=symbol.name,
                 lhs=Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}"),
                 paths=None, path_count=len(delta.terms), path_expressions=None, path_values=None,
-                delta_form=Latex(rf"{local} \sum_i \delta_i \frac{{\partial z_i}}{{\partial {h}}}"), substituted=(), values=(),
+                delta_form=Latex(rf"= {local} \sum_i \delta_i \frac{{\partial z_i}}{{\partial {h}}}"), substituted=(), values=(),
                 mean=None, value=self.number(self.values[0][symbol]), frozen=False, figure=None,
             )  # fmt: skip
         paths, expressions = self._paths(delta.terms)
@@ -319,7 +319,8 @@ class _Layout:
         return Derivative(
             number=self._next(), name=symbol.name,
             lhs=Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}"),
-            paths=paths, path_count=len(paths), path_expressions=expressions, path_values=None, delta_form=None,
+            paths=paths, path_count=len(paths), path_expressions=expressions, path_values=None,
+            delta_form=None if len(delta.terms) == 1 else Latex("= " + self.tex(delta.definition)),
             substituted=substituted, values=tuple(self.number(v[symbol]) for v in self.values),
             mean=None, value=self.number(self.values[0][symbol]), frozen=False, figure=None,
         )  # fmt: skip
@@ -348,11 +349,24 @@ class _Layout:
             number=self._next(), name=name,
             lhs=printing.partial(network.loss_symbol, gradient.parameter, network),
             paths=paths, path_count=sum(_path_count(network, o.neuron) for o in gradient.occurrences),
-            path_expressions=expressions, path_values=values, delta_form=self.tex(gradient.delta_form),
+            path_expressions=expressions, path_values=values, delta_form=Latex("= " + self.tex(gradient.delta_form)),
             substituted=tuple(self.tex(gradient.delta_form, i) for i in range(len(self.values))),
             values=tuple(self.number(v) for v in per_example[: len(self.values)]),
             mean=mean, value=self.number(solution.gradients[name]), frozen=name in spec.frozen, figure=figure,
         )  # fmt: skip
+
+
+def _sum_lines(terms: Sequence[str]) -> tuple[Latex, ...]:
+    """Rows of a sum in an align: "= a", then "+ b", or "− c" for a term that starts with a minus."""
+    rows = []
+    for i, term in enumerate(terms):
+        if i == 0:
+            rows.append(Latex(f"= {term}"))
+        elif term.startswith("-"):
+            rows.append(Latex(rf"\quad - {term[1:].lstrip()}"))
+        else:
+            rows.append(Latex(rf"\quad + {term}"))
+    return tuple(rows)
 
 
 def _path_count(network, neuron) -> int:

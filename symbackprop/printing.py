@@ -50,7 +50,7 @@ class HandoutPrinter(LatexPrinter):
 
     def __init__(self, network: Network, *, values: Mapping[sympy.Symbol, float] | None = None,
                  decimals: int = 4) -> None:  # fmt: skip
-        super().__init__({"mul_symbol": None})
+        super().__init__({"mul_symbol": None, "ln_notation": True})
         self.network = network
         self.values = dict(values or {})
         self.decimals = decimals
@@ -138,7 +138,7 @@ class HandoutPrinter(LatexPrinter):
     def _print_Mul(self, expr: sympy.Mul) -> str:
         coefficient, rest = expr.as_coeff_Mul()
         if coefficient.is_negative:
-            return "-" + self.parenthesize(-expr, PRECEDENCE["Mul"], strict=False)
+            return "-" + self.parenthesize(-expr, PRECEDENCE["Mul"], strict=True)
         numerator, denominator = sympy.fraction(rest, exact=True)
         if denominator != 1:
             fraction = rf"\frac{{{self._print(coefficient * numerator)}}}{{{self._print(denominator)}}}"
@@ -155,8 +155,9 @@ class HandoutPrinter(LatexPrinter):
 
         Only sums and negative factors get brackets, so a chain reads (ŷ − t) · ŷ(1 − ŷ) · w_{31}.
         """
-        printed = [self.parenthesize(f, PRECEDENCE["Mul"] if separator is None else PRECEDENCE["Add"],
-                                     strict=False) for f in factors]  # fmt: skip
+        level = PRECEDENCE["Mul"] if separator is None else PRECEDENCE["Add"]
+        printed = [rf"\left({self._print(f)}\right)" if i and f.could_extract_minus_sign()
+                   else self.parenthesize(f, level, strict=False) for i, f in enumerate(factors)]  # fmt: skip
         if separator is None:
             numeric = any(f.free_symbols & self.values.keys() or f.is_Number for f in factors)
             separator = r" \cdot " if numeric else " "
