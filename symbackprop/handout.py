@@ -189,7 +189,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         updates=_update_table(derivation, parameters, solution, decimals),
         check=_check_table(derivation, check, decimals),
         check_ok=check.ok,
-        max_relative_error=Latex(f"{check.max_relative_error:.1e}".replace("e", r" \times 10^{") + "}"),
+        max_relative_error=_scientific(check.max_relative_error),
     )
 
 
@@ -356,6 +356,14 @@ class _Layout:
         )  # fmt: skip
 
 
+def _scientific(value: float) -> Latex:
+    """A relative error as 2.3 × 10^{-11} (0 when the two estimates agree exactly)."""
+    if value == 0:
+        return Latex("0")
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return Latex(rf"{mantissa} \times 10^{{{int(exponent)}}}")
+
+
 def _sum_lines(terms: Sequence[str]) -> tuple[Latex, ...]:
     """Rows of a sum in an align: "= a", then "+ b", or "− c" for a term that starts with a minus."""
     rows = []
@@ -380,7 +388,8 @@ def _architecture(spec: Spec) -> str:
     shape = "-".join(map(str, spec.layers))
     activations = list(dict.fromkeys(spec.activations))
     words = ", ".join(a.replace("_", " ") for a in activations)
-    return f"a {shape} network, {words} activation{'s' if len(activations) > 1 else ''}, {spec.loss.replace('_', ' ')} loss"
+    article = "an" if shape.startswith(("8", "11", "18")) else "a"
+    return f"{article} {shape} network, {words} activation{'s' if len(activations) > 1 else ''}, {spec.loss.replace('_', ' ')} loss"
 
 
 def _notation(derivation: chain.Derivation) -> tuple[tuple[str, Latex], ...]:
@@ -529,7 +538,7 @@ def _check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, dec
     rows = tuple(
         Row((Latex(network.latex(by_name[r.name])), Latex(printing.number(r.chain_rule, decimals=digits)),
              Latex(printing.number(r.finite_difference, decimals=digits)),
-             Latex(f"{r.relative_error:.1e}".replace("e", r" \times 10^{") + "}")))
+             _scientific(r.relative_error)))
         for r in check.rows
     )  # fmt: skip
     header = (Latex(r"\text{parameter}"), Latex(r"\text{chain rule}"), Latex(r"\text{finite difference}"),

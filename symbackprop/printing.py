@@ -23,7 +23,7 @@ from symbackprop.graph import Network
 _DELTA, _LOSS, _PARAMETER, _VALUE, _TARGET = range(5)
 
 
-def number(value: float, *, decimals: int = 4) -> str:
+def number(value: float, *, decimals: int = 6) -> str:
     """A value as a hand calculation writes it: `decimals` places, trailing zeros dropped.
 
     A value that would round to zero keeps `decimals` significant digits instead
@@ -49,7 +49,7 @@ class HandoutPrinter(LatexPrinter):
     printmethod = "_latex"
 
     def __init__(self, network: Network, *, values: Mapping[sympy.Symbol, float] | None = None,
-                 decimals: int = 4) -> None:  # fmt: skip
+                 decimals: int = 6) -> None:  # fmt: skip
         super().__init__({"mul_symbol": None, "ln_notation": True})
         self.network = network
         self.values = dict(values or {})
@@ -175,7 +175,7 @@ class HandoutPrinter(LatexPrinter):
         names = HandoutPrinter(self.network, decimals=self.decimals)
         return names._print(sympy.Derivative(of, wrt, evaluate=False))
 
-def signed_sum(values: Sequence[float], *, decimals: int = 4) -> str:
+def signed_sum(values: Sequence[float], *, decimals: int = 6) -> str:
     """a + b − c for numbers, as a sum is written: a negative term is subtracted, not added."""
     text = ""
     for i, value in enumerate(values):
@@ -192,13 +192,13 @@ class Latex(str):
 
 
 def latex(expr: sympy.Expr, network: Network, *, values: Mapping[sympy.Symbol, float] | None = None,
-          decimals: int = 4) -> str:  # fmt: skip
+          decimals: int = 6) -> str:  # fmt: skip
     """`expr` in the network's notation; with `values`, every known symbol replaced by its number."""
     return Latex(HandoutPrinter(network, values=values, decimals=decimals).doprint(expr))
 
 
 def chain(factors: Sequence[sympy.Expr], network: Network, *, values: Mapping[sympy.Symbol, float] | None = None,
-          decimals: int = 4) -> str:  # fmt: skip
+          decimals: int = 6) -> str:  # fmt: skip
     """A product in the order given (one chain-rule path), factors joined by ·."""
     printer = HandoutPrinter(network, values=values, decimals=decimals)
     return Latex(printer.product(list(factors), separator=r" \cdot "))
