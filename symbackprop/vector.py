@@ -255,8 +255,9 @@ class Gradients:
 class VectorEvaluator:
     """Forward and backward pass of a `VectorForm` with NumPy matrix products.
 
-    Arrays are laid out one example per column, so each layer is one product
-    W⁽ˡ⁾A⁽ˡ⁻¹⁾. Parameters travel as one flat vector in the spec's order.
+    Arrays hold one example per row, so each layer is one product A⁽ˡ⁻¹⁾(W⁽ˡ⁾)ᵀ,
+    the transpose of the column form shown. Parameters travel as one flat vector
+    in the spec's order.
     """
 
     def __init__(self, form: VectorForm) -> None:
@@ -288,19 +289,21 @@ class VectorEvaluator:
         """Loss per example and mean gradient for a batch (inputs: examples × inputs)."""
         count = inputs.shape[0]
         matrices = self.matrices(flat)
-        activations = [np.asarray(inputs, dtype=float).T]
+        activations = [np.asarray(inputs, dtype=float)]
         zs = []
         for (W, b), apply in zip(matrices[:-1], self._apply):
             zs.append(_affine(W, b, activations[-1]))
             activations.append(np.broadcast_to(apply(zs[-1]), zs[-1].shape))
         z_out = _affine(*matrices[-1], activations[-1])
-        losses, delta = self._output(z_out, np.asarray(targets, dtype=float).T)
+        losses, delta = self._output(z_out.T, np.asarray(targets, dtype=float).T)
+        delta = delta.T
         per_layer: list[tuple[np.ndarray, np.ndarray | None]] = [None] * len(matrices)  # type: ignore[list-item]
         for l in range(len(matrices) - 1, -1, -1):
             W, b = matrices[l]
-            per_layer[l] = (delta @ activations[l].T / count, None if b is None else delta.sum(axis=1) / count)
+            # (Aᵀδ)ᵀ is δ(a)ᵀ summed over the batch; this operand order is the fast one for OpenBLAS
+            per_layer[l] = ((activations[l].T @ delta).T / count, None if b is None else delta.sum(axis=0) / count)
             if l:
-                delta = (W.T @ delta) * self._slope[l - 1](zs[l - 1], activations[l])
+                delta = (delta @ W) * self._slope[l - 1](zs[l - 1], activations[l])
         return Gradients(losses, self._scatter(per_layer))
 
     def _scatter(self, per_layer: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
@@ -318,8 +321,8 @@ class VectorEvaluator:
 
 
 def _affine(W: np.ndarray, b: np.ndarray | None, source: np.ndarray) -> np.ndarray:
-    product = W @ source
-    return product if b is None else product + b[:, None]
+    product = source @ W.T
+    return product if b is None else product + b
 
 
 def _kernel(arguments: list[sympy.Symbol], expr: sympy.Expr) -> Callable:
