@@ -20,7 +20,6 @@ import argparse
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -194,29 +193,47 @@ def micrograd_backprop(Ws, bs, X, T):
     total.backward()
 
 
+def race(functions: dict, *, repeat: int) -> dict:
+    """Best time of each function, taking turns so that a busy moment hits all of them alike."""
+    for function in functions.values():
+        function()
+    best = {name: math.inf for name in functions}
+    for _ in range(repeat):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def torch_tensors(torch, Ws, bs, X, T):
+    tW = [torch.tensor(W, requires_grad=True) for W in Ws]
+    tb = [torch.tensor(b, requires_grad=True) for b in bs]
+    return tW, tb, torch.tensor(X), torch.tensor(T)
+
+
 def gradient_rows(layers, count, repeat, torch):
     spec = sigmoid_spec(layers)
     X, T = batch(layers, count)
-    derivation = api.derive(spec)
-    evaluator = fused.FusedEvaluator(derivation)
+    evaluator = fused.FusedEvaluator(api.derive(spec))
     flat = evaluator.flat(spec.parameters)
-    ours = best_time(lambda: evaluator.gradients(X, T, flat), repeat=repeat)
-    label = f"gradient {layers} batch {count:,} ({'numba' if evaluator.uses_numba else 'numpy'} fused)"
-    form = vector.derive(spec)
-    matrices = vector.VectorEvaluator(form).matrices(vector.VectorEvaluator(form).flat(spec.parameters))
+    matrices = vector.VectorEvaluator(vector.derive(spec)).matrices(flat)
     Ws = [W for W, _ in matrices]
     bs = [b for _, b in matrices]
-    rows = [(label, ours, "hand-written NumPy", best_time(lambda: numpy_backprop(Ws, bs, X, T, "sigmoid"), repeat=repeat))]
+    contenders = {
+        "ours": lambda: evaluator.gradients(X, T, flat),
+        "hand-written NumPy": lambda: numpy_backprop(Ws, bs, X, T, "sigmoid"),
+    }
     if torch is not None:
-        tW = [torch.tensor(W, requires_grad=True) for W in Ws]
-        tb = [torch.tensor(b, requires_grad=True) for b in bs]
-        tX, tT = torch.tensor(X), torch.tensor(T)
-        rows.append((label, ours, "PyTorch autograd (CPU)",
-                     best_time(lambda: torch_backprop(torch, tW, tb, tX, tT, "sigmoid"), repeat=repeat)))  # fmt: skip
+        tW, tb, tX, tT = torch_tensors(torch, Ws, bs, X, T)
+        contenders["PyTorch autograd (CPU)"] = lambda: torch_backprop(torch, tW, tb, tX, tT, "sigmoid")
+    times = race(contenders, repeat=repeat)
     sample = 200
     per_example = best_time(lambda: micrograd_backprop(Ws, bs, X[:sample], T[:sample]), repeat=1, warmup=0) / sample
-    rows.append((label, ours, "micrograd-style Python (extrapolated)", per_example * count))
-    return rows
+    times["micrograd-style Python (extrapolated)"] = per_example * count
+    label = f"gradient {layers} batch {count:,} ({'numba' if evaluator.uses_numba else 'numpy'} fused)"
+    ours = times.pop("ours")
+    return [(label, ours, name, value) for name, value in times.items()]
 
 
 def wide_rows(repeat, torch):
@@ -227,30 +244,31 @@ def wide_rows(repeat, torch):
     X = rng.uniform(0, 1, (256, 784))
     T = np.eye(10)[rng.integers(0, 10, 256)]
     flat = evaluator.flat(spec.parameters)
-    ours = best_time(lambda: evaluator.gradients(X, T, flat), repeat=repeat)
     matrices = evaluator.matrices(flat)
     Ws = [W for W, _ in matrices]
     bs = [b for _, b in matrices]
-    label = "gradient [784,128,10] batch 256 (vector form)"
-    rows = [(label, ours, "hand-written NumPy", best_time(lambda: numpy_backprop(Ws, bs, X, T, "softmax"), repeat=repeat))]
+    contenders = {
+        "ours": lambda: evaluator.gradients(X, T, flat),
+        "hand-written NumPy": lambda: numpy_backprop(Ws, bs, X, T, "softmax"),
+    }
     if torch is not None:
-        tW = [torch.tensor(W, requires_grad=True) for W in Ws]
-        tb = [torch.tensor(b, requires_grad=True) for b in bs]
-        tX, tT = torch.tensor(X), torch.tensor(T)
-        rows.append((label, ours, "PyTorch autograd (CPU)",
-                     best_time(lambda: torch_backprop(torch, tW, tb, tX, tT, "softmax"), repeat=repeat)))  # fmt: skip
-    return rows
+        tW, tb, tX, tT = torch_tensors(torch, Ws, bs, X, T)
+        contenders["PyTorch autograd (CPU)"] = lambda: torch_backprop(torch, tW, tb, tX, tT, "softmax")
+    times = race(contenders, repeat=repeat)
+    ours = times.pop("ours")
+    return [("gradient [784,128,10] batch 256 (vector form)", ours, name, value) for name, value in times.items()]
 
 
 PEAK_SCRIPT = """
-import resource, sys, numpy as np
+import sys, numpy as np
 sys.path.insert(0, sys.argv[1])
 from symbackprop import spec as spec_module, vector
 spec = spec_module.load(sys.argv[1] + "/examples/mnist_like.yaml")
 evaluator = vector.VectorEvaluator(vector.derive(spec))
 rng = np.random.default_rng(0)
 evaluator.gradients(rng.uniform(0, 1, (256, 784)), np.eye(10)[rng.integers(0, 10, 256)], evaluator.flat(spec.parameters))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (larger) parent process.
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 
@@ -280,8 +298,9 @@ def machine() -> str:
         blas = "threadpoolctl not installed"
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
-    return (f"{cpu}, {os.cpu_count()} cores, {THREADS} threads; Python {platform.python_version()}, "
-            f"NumPy {np.__version__} ({blas}), SymPy {sympy.__version__}")  # fmt: skip
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{cpu}, {os.cpu_count()} cores, {THREADS} threads, load average {load} at the start; "
+            f"Python {platform.python_version()}, NumPy {np.__version__} ({blas}), SymPy {sympy.__version__}")  # fmt: skip
 
 
 def main() -> None:
@@ -296,6 +315,7 @@ def main() -> None:
     except ImportError:
         torch = None
     rows = []
+    header_line = f"machine: {machine()}"
 
     big = sigmoid_spec([8, 8, 8, 8, 8, 1])
     derive_and_compile(big)  # imports and caches warmed
@@ -317,9 +337,9 @@ def main() -> None:
     rows.append(("peak RSS, [784,128,10] derive + one batch gradient", f"{peak:.0f} MB", "limit", "1024 MB",
                  f"{peak / 1024:.2f}"))  # fmt: skip
 
+    print(header_line)
     header = ("case", "ours", "baseline", "baseline time", "ratio")
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    print(f"machine: {machine()}")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
@@ -327,5 +347,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     main()

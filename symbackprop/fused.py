@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -51,7 +52,7 @@ class FusedEvaluator:
 
     Args:
         derivation: a per-weight derivation (chain.derive).
-        threads: chunks run in parallel; default: every core numba sees.
+        use_numba: compile with numba (default: when it is installed); False gives the NumPy code.
     """
 
     def __init__(self, derivation: chain.Derivation, *, use_numba: bool | None = None) -> None:
@@ -98,13 +99,18 @@ def _source(prog: export.Program) -> str:
 def _compile_numba(prog: export.Program):
     import numba
 
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        # OpenMP's spinning workers collapse (10× slower) when the cores are shared with other
+        # processes; numba's own work queue degrades gracefully. Set the variable to choose another.
+        numba.config.THREADING_LAYER = "workqueue"
+
     namespace: dict = {"math": math, "np": np, "numba": numba}
     exec(_SCALAR_KERNELS, namespace)  # our own fixed source, not user input
     for name in export.KERNELS:
         namespace[name] = numba.njit(namespace[name])
     # The generated code is printed from our own expressions; names are validated identifiers.
     exec(_source(prog), namespace)
-    return numba.njit(parallel=True, cache=False)(namespace["run"])
+    return numba.njit(parallel=True, fastmath={"reassoc", "contract", "nsz", "arcp"}, cache=False)(namespace["run"])
 
 
 def _compile_numpy(derivation: chain.Derivation):
