@@ -9,7 +9,6 @@ values (error carried forward) and, when that fails too, from each mistake in
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -19,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sympy
 import yaml
 
-from symbackprop import mistakes, numeric, ops
+from symbackprop import mistakes, numeric
 from symbackprop.chain import Derivation
 from symbackprop.errors import AnswersError, InputFileError, did_you_mean
 
@@ -177,126 +175,6 @@ def _value(value: object, where: str) -> Written:
 
 
 @dataclass(frozen=True)
-class Step:
-    """One quantity of the hand calculation and its definition in earlier quantities."""
-
-    name: str  # answers-file path: forward.z1, loss, deltas.delta3, gradients.w11, updated.w11
-    label: str  # as printed: z1, L, delta3, ∂L/∂w11, new w11
-    symbol: sympy.Symbol
-    expression: sympy.Expr
-
-
-@dataclass(frozen=True)
-class Program:
-    """The hand calculation as ordered steps (z → h → ŷ → L → δ → gradients → updates)."""
-
-    derivation: Derivation
-    steps: dict[sympy.Symbol, Step]  # computation order
-    known: dict[sympy.Symbol, float]  # inputs, targets, parameters and η
-    eta: sympy.Symbol
-    gradient_symbols: dict[str, sympy.Symbol]  # parameter name -> its ∂L/∂p step
-    updated_symbols: dict[str, sympy.Symbol]  # parameter name -> its updated-value step
-
-    def by_name(self) -> dict[str, Step]:
-        return {step.name: step for step in self.steps.values()}
-
-
-def program(derivation: Derivation) -> Program:
-    """The steps of one example's forward pass, loss, δ's, gradients and update.
-
-    Raises:
-        AnswersError: the spec has no example, or a batch of several.
-    """
-    network = derivation.network
-    spec = network.spec
-    if len(spec.examples) != 1:
-        found = "none" if not spec.examples else f"a batch of {len(spec.examples)}"
-        raise AnswersError("spec", f"check marks one example at a time; give the spec inputs and targets (it has {found})")
-    example = spec.examples[0]
-    eta = sympy.Dummy("eta")
-    known = dict(zip(network.inputs, example.inputs)) | dict(zip(network.targets, example.targets))
-    known |= {p: spec.parameters[p.name] for p in network.parameters} | {eta: spec.learning_rate}
-
-    steps: list[Step] = []
-    for layer in network.layers:
-        steps += [Step(f"forward.{n.z.name}", n.z.name, n.z, network.z_definition(n)) for n in layer]
-        steps += [Step(f"forward.{n.a.name}", n.a.name, n.a, network.a_definition(n, stable=True)) for n in layer]
-    steps.append(Step("loss", "L", network.loss_symbol, network.loss))
-    steps += [Step(f"deltas.{s.name}", s.name, s, d.definition) for s, d in derivation.deltas.items()]
-    gradient_symbols = {name: sympy.Dummy(f"dL_d{name}") for name in derivation.gradients}
-    updated_symbols = {name: sympy.Dummy(f"new_{name}") for name in derivation.gradients}
-    for name, gradient in derivation.gradients.items():
-        steps.append(Step(f"gradients.{name}", f"∂L/∂{name}", gradient_symbols[name], gradient.delta_form))
-    for name, gradient in derivation.gradients.items():
-        new = gradient.parameter if name in spec.frozen else gradient.parameter - eta * gradient_symbols[name]
-        steps.append(Step(f"updated.{name}", f"new {name}", updated_symbols[name], new))
-    return Program(derivation, {s.symbol: s for s in steps}, known, eta, gradient_symbols, updated_symbols)
-
-
-@functools.lru_cache(maxsize=4096)
-def _compiled(expression: sympy.Expr) -> tuple[tuple[sympy.Symbol, ...], Any]:
-    arguments = tuple(sorted(expression.free_symbols, key=sympy.default_sort_key))
-    return arguments, sympy.lambdify(arguments, expression, modules=[ops.NUMPY_KERNELS, "numpy"])
-
-
-class Run:
-    """Values of a program's steps, with the student's values pinned where given.
-
-    Args:
-        changes: step symbol -> a different expression (a mistake).
-        rounding: round every computed value to this many decimals before it is used.
-    """
-
-    def __init__(self, prog: Program, pinned: Mapping[sympy.Symbol, float], *,
-                 changes: Mapping[sympy.Symbol, sympy.Expr] | None = None, rounding: int | None = None) -> None:  # fmt: skip
-        self.program = prog
-        self.pinned = pinned
-        self.changes = changes or {}
-        self.rounding = rounding
-        self._values: dict[sympy.Symbol, float] = {}
-
-    def expression(self, symbol: sympy.Symbol) -> sympy.Expr:
-        return self.changes.get(symbol, self.program.steps[symbol].expression)
-
-    def value(self, symbol: sympy.Symbol) -> float:
-        """The value used downstream: known, pinned by the student, or computed."""
-        if symbol in self.program.known:
-            return self.program.known[symbol]
-        if symbol in self.pinned:
-            return self.pinned[symbol]
-        if symbol not in self._values:
-            computed = self.compute(symbol)
-            self._values[symbol] = computed if self.rounding is None else round(computed, self.rounding)
-        return self._values[symbol]
-
-    def compute(self, symbol: sympy.Symbol) -> float:
-        """The step's value from its inputs, ignoring any value pinned for the step itself."""
-        arguments, function = _compiled(self.expression(symbol))
-        with np.errstate(all="ignore"):
-            return float(function(*(self.value(a) for a in arguments)))
-
-    def sources(self, symbol: sympy.Symbol) -> list[sympy.Symbol]:
-        """Pinned steps this step's value is computed from, reached without passing another pinned one."""
-        return [s for s in self.program.steps if s in self._walk(symbol) and s in self.pinned]
-
-    def upstream(self, symbol: sympy.Symbol) -> set[sympy.Symbol]:
-        """The step and every computed (not pinned) step its value depends on."""
-        return {s for s in self._walk(symbol) if s not in self.pinned} | {symbol}
-
-    def _walk(self, symbol: sympy.Symbol) -> set[sympy.Symbol]:
-        steps = self.program.steps
-        seen: set[sympy.Symbol] = set()
-        stack = [a for a in self.expression(symbol).free_symbols if a in steps]
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                if current not in self.pinned:
-                    stack += [a for a in self.expression(current).free_symbols if a in steps]
-        return seen
-
-
-@dataclass(frozen=True)
 class Mark:
     """The verdict on one given value."""
 
@@ -352,7 +230,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     """
     if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
         raise AnswersError("--tolerance", f"must be a positive number, got {tolerance:g}")
-    prog = program(derivation)
+    prog = mistakes.program(derivation)
     steps = prog.by_name()
     for name in answers:
         if name not in steps:
@@ -360,7 +238,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     expected = expected_values(derivation)
     pinned = {steps[n].symbol: w.value for n, w in answers.items()}
     uncertainty = {steps[n].symbol: (tolerance if tolerance is not None else w.half_unit) for n, w in answers.items()}
-    own = Run(prog, pinned)
+    own = mistakes.Run(prog, pinned)
     catalogue = mistakes.catalogue(prog)
 
     marks = []
@@ -391,7 +269,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     return Marking(derivation.network.spec.title, tuple(marks), tolerance)
 
 
-def _unknown(name: str, steps: Mapping[str, Step]) -> str:
+def _unknown(name: str, steps: Mapping[str, mistakes.Step]) -> str:
     section, _, quantity = name.partition(".")
     valid = [n.partition(".")[2] for n in steps if n.startswith(section + ".")]
     # matching whole paths suggests z1 for z9 and deltas.delta3 for forward.delta3
@@ -403,7 +281,7 @@ def _agrees(given: float, value: float, slack: float) -> bool:
     return math.isfinite(value) and abs(given - value) <= slack * (1 + 1e-9) + 1e-15 * abs(value)
 
 
-def _spread(run: Run, uncertainty: Mapping[sympy.Symbol, float], symbol: sympy.Symbol) -> tuple[float, float]:
+def _spread(run: mistakes.Run, uncertainty: Mapping[sympy.Symbol, float], symbol: sympy.Symbol) -> tuple[float, float]:
     """The step's value in `run`, and how far the unwritten digits of the pinned values it uses could move it.
 
     First order: each pinned source is moved by its own uncertainty in turn.
@@ -412,19 +290,19 @@ def _spread(run: Run, uncertainty: Mapping[sympy.Symbol, float], symbol: sympy.S
     spread = 0.0
     for source in run.sources(symbol):
         moved = {**run.pinned, source: run.pinned[source] + uncertainty[source]}
-        shifted = Run(run.program, moved, changes=run.changes, rounding=run.rounding).compute(symbol)
+        shifted = mistakes.Run(run.program, moved, changes=run.changes, rounding=run.rounding).compute(symbol)
         if math.isfinite(shifted):
             spread += abs(shifted - value)
     return value, spread
 
 
-def _explain(prog: Program, pinned: Mapping[sympy.Symbol, float], uncertainty: Mapping[sympy.Symbol, float],
+def _explain(prog: mistakes.Program, pinned: Mapping[sympy.Symbol, float], uncertainty: Mapping[sympy.Symbol, float],
              catalogue: list[mistakes.Mistake], symbol: sympy.Symbol, given: float) -> list[mistakes.Mistake]:  # fmt: skip
     explained: list[mistakes.Mistake] = []
     for mistake in catalogue:
         if mistake.kind in {m.kind for m in explained}:
             continue  # one explanation per kind: the narrowest, or the most digits for rounding
-        run = Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding)
+        run = mistakes.Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding)
         if mistake.rounding is None and not run.upstream(symbol) & set(mistake.changes):
             continue  # the mistake changes nothing this value is computed from
         value, spread = _spread(run, uncertainty, symbol)

@@ -1,23 +1,25 @@
-"""The mistakes students make in backpropagation, each as a change to the symbolic hand calculation.
+"""The hand calculation as symbolic steps, and the mistakes students make as changes to it.
 
-A mistake replaces the expressions of some steps of a `check.Program` (or rounds
-every intermediate value); re-running the program with the student's own values
-pinned shows whether the mistake explains a wrong answer.
+A `Program` is one example's forward pass, loss, δ's, gradients and update, each
+step defined from earlier steps. A `Run` evaluates it with the student's own
+values pinned where given. A `Mistake` replaces the expressions of some steps
+(or rounds every intermediate value); re-running with it shows whether it
+explains a wrong answer.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
+import numpy as np
 import sympy
 
 from symbackprop import ops
-from symbackprop.chain import Delta, Factor
-
-if TYPE_CHECKING:
-    from symbackprop.check import Program
+from symbackprop.chain import Delta, Derivation, Factor
+from symbackprop.errors import AnswersError
 
 KINDS = (
     "half_dropped", "half_added", "sign_flipped", "derivative_left_out", "activation_for_derivative",
@@ -25,6 +27,126 @@ KINDS = (
     "rounded_early",
 )  # fmt: skip
 ROUNDING_DECIMALS = (6, 5, 4, 3, 2, 1)  # most digits first: the report names the least rounding that explains
+
+
+@dataclass(frozen=True)
+class Step:
+    """One quantity of the hand calculation and its definition in earlier quantities."""
+
+    name: str  # answers-file path: forward.z1, loss, deltas.delta3, gradients.w11, updated.w11
+    label: str  # as printed: z1, L, delta3, ∂L/∂w11, new w11
+    symbol: sympy.Symbol
+    expression: sympy.Expr
+
+
+@dataclass(frozen=True)
+class Program:
+    """The hand calculation as ordered steps (z → h → ŷ → L → δ → gradients → updates)."""
+
+    derivation: Derivation
+    steps: dict[sympy.Symbol, Step]  # computation order
+    known: dict[sympy.Symbol, float]  # inputs, targets, parameters and η
+    eta: sympy.Symbol
+    gradient_symbols: dict[str, sympy.Symbol]  # parameter name -> its ∂L/∂p step
+    updated_symbols: dict[str, sympy.Symbol]  # parameter name -> its updated-value step
+
+    def by_name(self) -> dict[str, Step]:
+        return {step.name: step for step in self.steps.values()}
+
+
+def program(derivation: Derivation) -> Program:
+    """The steps of one example's forward pass, loss, δ's, gradients and update.
+
+    Raises:
+        AnswersError: the spec has no example, or a batch of several.
+    """
+    network = derivation.network
+    spec = network.spec
+    if len(spec.examples) != 1:
+        found = "none" if not spec.examples else f"a batch of {len(spec.examples)}"
+        raise AnswersError("spec", f"check marks one example at a time; give the spec inputs and targets (it has {found})")
+    example = spec.examples[0]
+    eta = sympy.Dummy("eta")
+    known = dict(zip(network.inputs, example.inputs)) | dict(zip(network.targets, example.targets))
+    known |= {p: spec.parameters[p.name] for p in network.parameters} | {eta: spec.learning_rate}
+
+    steps: list[Step] = []
+    for layer in network.layers:
+        steps += [Step(f"forward.{n.z.name}", n.z.name, n.z, network.z_definition(n)) for n in layer]
+        steps += [Step(f"forward.{n.a.name}", n.a.name, n.a, network.a_definition(n, stable=True)) for n in layer]
+    steps.append(Step("loss", "L", network.loss_symbol, network.loss))
+    steps += [Step(f"deltas.{s.name}", s.name, s, d.definition) for s, d in derivation.deltas.items()]
+    gradient_symbols = {name: sympy.Dummy(f"dL_d{name}") for name in derivation.gradients}
+    updated_symbols = {name: sympy.Dummy(f"new_{name}") for name in derivation.gradients}
+    for name, gradient in derivation.gradients.items():
+        steps.append(Step(f"gradients.{name}", f"∂L/∂{name}", gradient_symbols[name], gradient.delta_form))
+    for name, gradient in derivation.gradients.items():
+        new = gradient.parameter if name in spec.frozen else gradient.parameter - eta * gradient_symbols[name]
+        steps.append(Step(f"updated.{name}", f"new {name}", updated_symbols[name], new))
+    return Program(derivation, {s.symbol: s for s in steps}, known, eta, gradient_symbols, updated_symbols)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(expression: sympy.Expr) -> tuple[tuple[sympy.Symbol, ...], Any]:
+    arguments = tuple(sorted(expression.free_symbols, key=sympy.default_sort_key))
+    return arguments, sympy.lambdify(arguments, expression, modules=[ops.NUMPY_KERNELS, "numpy"])
+
+
+class Run:
+    """Values of a program's steps, with the student's values pinned where given.
+
+    Args:
+        changes: step symbol -> a different expression (a mistake).
+        rounding: round every computed value to this many decimals before it is used.
+    """
+
+    def __init__(self, prog: Program, pinned: Mapping[sympy.Symbol, float], *,
+                 changes: Mapping[sympy.Symbol, sympy.Expr] | None = None, rounding: int | None = None) -> None:  # fmt: skip
+        self.program = prog
+        self.pinned = pinned
+        self.changes = changes or {}
+        self.rounding = rounding
+        self._values: dict[sympy.Symbol, float] = {}
+
+    def expression(self, symbol: sympy.Symbol) -> sympy.Expr:
+        return self.changes.get(symbol, self.program.steps[symbol].expression)
+
+    def value(self, symbol: sympy.Symbol) -> float:
+        """The value used downstream: known, pinned by the student, or computed."""
+        if symbol in self.program.known:
+            return self.program.known[symbol]
+        if symbol in self.pinned:
+            return self.pinned[symbol]
+        if symbol not in self._values:
+            computed = self.compute(symbol)
+            self._values[symbol] = computed if self.rounding is None else round(computed, self.rounding)
+        return self._values[symbol]
+
+    def compute(self, symbol: sympy.Symbol) -> float:
+        """The step's value from its inputs, ignoring any value pinned for the step itself."""
+        arguments, function = _compiled(self.expression(symbol))
+        with np.errstate(all="ignore"):
+            return float(function(*(self.value(a) for a in arguments)))
+
+    def sources(self, symbol: sympy.Symbol) -> list[sympy.Symbol]:
+        """Pinned steps this step's value is computed from, reached without passing another pinned one."""
+        return [s for s in self.program.steps if s in self._walk(symbol) and s in self.pinned]
+
+    def upstream(self, symbol: sympy.Symbol) -> set[sympy.Symbol]:
+        """The step and every computed (not pinned) step its value depends on."""
+        return {s for s in self._walk(symbol) if s not in self.pinned} | {symbol}
+
+    def _walk(self, symbol: sympy.Symbol) -> set[sympy.Symbol]:
+        steps = self.program.steps
+        seen: set[sympy.Symbol] = set()
+        stack = [a for a in self.expression(symbol).free_symbols if a in steps]
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                if current not in self.pinned:
+                    stack += [a for a in self.expression(current).free_symbols if a in steps]
+        return seen
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ def test_random_values_are_rarely_explained(derivation):
 
 
 def test_every_kind_in_the_catalogue_is_known(derivation):
-    catalogue = mistakes.catalogue(check.program(derivation))
+    catalogue = mistakes.catalogue(mistakes.program(derivation))
     assert {m.kind for m in catalogue} <= set(mistakes.KINDS)
     assert {m.kind for m in catalogue} == set(mistakes.KINDS) - {"half_added"}  # half_added is for squared_error
 
