@@ -272,6 +272,8 @@ class VectorEvaluator:
             self._slope.append(_kernel([z, a], activation.derivative(z, a)))
         self._output = _compile_output(form.output)
         every = [l.weight_index.ravel() for l in form.layers] + [l.bias_index for l in form.layers if l.bias_index is not None]
+        self._places = [((l.weight_index, _block(l.weight_index)),
+                         None if l.bias_index is None else (l.bias_index, _block(l.bias_index))) for l in form.layers]
         self._tied = np.unique(np.concatenate(every)).size != self.size or sum(map(len, every)) != self.size
 
     def flat(self, parameters: Mapping[str, float]) -> np.ndarray:
@@ -283,7 +285,7 @@ class VectorEvaluator:
 
     def matrices(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """(W⁽ˡ⁾, b⁽ˡ⁾) per layer; a tied name puts its one value at each of its places."""
-        return [(flat[l.weight_index], None if l.bias_index is None else flat[l.bias_index]) for l in self.form.layers]
+        return [(_take(flat, *w), None if b is None else _take(flat, *b)) for w, b in self._places]
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray, flat: np.ndarray) -> Gradients:
         """Loss per example and mean gradient for a batch (inputs: examples × inputs)."""
@@ -308,16 +310,34 @@ class VectorEvaluator:
 
     def _scatter(self, per_layer: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
         """Matrix gradients back to one flat vector; a tied name sums the entries at its places."""
-        places = [(l.weight_index, gW) for l, (gW, _) in zip(self.form.layers, per_layer)]
-        places += [(l.bias_index, gb) for l, (_, gb) in zip(self.form.layers, per_layer) if gb is not None]
+        places = [(w, gW) for (w, _), (gW, _) in zip(self._places, per_layer)]
+        places += [(b, gb) for (_, b), (_, gb) in zip(self._places, per_layer) if gb is not None]
         if not self._tied:
             flat = np.empty(self.size)
-            for index, values in places:
-                flat[index] = values
+            for (index, block), values in places:
+                _put(flat, index, block, values)
             return flat
-        index = np.concatenate([i.ravel() for i, _ in places])
+        index = np.concatenate([i.ravel() for (i, _), _ in places])
         values = np.concatenate([v.ravel() for _, v in places])
         return np.bincount(index, weights=values, minlength=self.size)
+
+
+def _block(index: np.ndarray) -> slice | None:
+    """The slice of the flat vector that `index` covers in order, when it is one block."""
+    start = int(index.flat[0])
+    return slice(start, start + index.size) if np.array_equal(index.ravel(), np.arange(start, start + index.size)) else None
+
+
+def _take(flat: np.ndarray, index: np.ndarray, block: slice | None) -> np.ndarray:
+    # In the default network order each layer's weights are one block: a view, no copy.
+    return flat[block].reshape(index.shape) if block is not None else flat[index]
+
+
+def _put(flat: np.ndarray, index: np.ndarray, block: slice | None, values: np.ndarray) -> None:
+    if block is not None:
+        flat[block] = values.ravel()
+    else:
+        flat[index] = values
 
 
 def _affine(W: np.ndarray, b: np.ndarray | None, source: np.ndarray) -> np.ndarray:
