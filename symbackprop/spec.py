@@ -309,5 +309,5 @@ def _frozen(value: object, names: list[str]) -> tuple[str, ...]:
         raise SpecError("frozen", f"must be a list of parameter names, got {_kind(value)}")
     for i, name in enumerate(value):
         if name not in names:
-            raise SpecError(f"frozen[{i}]", f"no parameter named '{name}'{did_you_mean(str(name), names)}")
+            raise SpecError(f"frozen[{i}]", f"no parameter named '{name}'{did_you_mean(str(name), names)}; parameters: {', '.join(names)}")
     return tuple(dict.fromkeys(value))
