@@ -163,10 +163,10 @@ def test_random_values_are_rarely_explained(derivation):
     # a guard against a catalogue so loose that it explains anything
     rng = random.Random(0)
     explained = 0
-    for _ in range(40):
+    for _ in range(20):
         answers = check.answers_from_mapping({"gradients": {"w11": f"{rng.uniform(-0.05, 0.05):.6f}"}})
         explained += bool(check.check(derivation, answers).marks[0].mistakes)
-    assert explained <= 2
+    assert explained <= 1
 
 
 def test_every_kind_in_the_catalogue_is_known(derivation):
