@@ -121,12 +121,12 @@ def output_derivative(network: Network, i: int, k: int) -> sympy.Expr:
     if i != k:
         return sympy.S.Zero
     neuron = network.layers[-1][k]
-    return ops.ELEMENTWISE[network.activation(layer)].derivative(neuron.z, neuron.a)
+    return network.elementwise(layer).derivative(neuron.z, neuron.a)
 
 
 def hidden_derivative(network: Network, neuron: Neuron) -> sympy.Expr:
     """∂h/∂z of a hidden neuron, in h (or z where f' needs it)."""
-    return ops.ELEMENTWISE[network.activation(neuron.layer)].derivative(neuron.z, neuron.a)
+    return network.elementwise(neuron.layer).derivative(neuron.z, neuron.a)
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from symbackprop import naming, ops
+from symbackprop import formula, naming, ops
 from symbackprop.spec import Spec
 
 
@@ -51,6 +51,13 @@ class Network:
     def activation(self, layer: int) -> str:
         return self.spec.activations[layer - 1]
 
+    def elementwise(self, layer: int) -> ops.Activation:
+        """The elementwise activation of non-input layer `layer`, built-in or from the spec."""
+        name = self.activation(layer)
+        if name in self.spec.custom_activations:
+            return ops.custom_activation(name, self.spec.custom_activations[name], formula.Z)
+        return ops.ELEMENTWISE[name]
+
     def z_definition(self, neuron: Neuron) -> sympy.Expr:
         """z = Σ_k w_k a_k + b, in symbols."""
         terms = [w * a for w, a in zip(neuron.weights, self.sources(neuron.layer))]
@@ -64,7 +71,7 @@ class Network:
         if name == ops.SOFTMAX:
             zs = [n.z for n in self.layers[neuron.layer - 1]]
             return (ops.stable_softmax(zs) if stable else ops.softmax(zs))[neuron.index]
-        return ops.ELEMENTWISE[name].apply(neuron.z)
+        return self.elementwise(neuron.layer).apply(neuron.z)
 
     def latex(self, symbol: sympy.Symbol) -> str:
         return self.latex_names[symbol]

@@ -15,7 +15,7 @@ import sympy
 
 from symbackprop import ops
 from symbackprop.chain import Derivation
-from symbackprop.errors import SpecError
+from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.spec import Example
 
 
@@ -69,7 +69,10 @@ class Evaluator:
         gradient_exprs = [g.delta_form for g in derivation.gradients.values()]
         self._full = _compile(self.arguments, forward + [loss] + backward,
                               [*self.forward_symbols, network.loss_symbol, *self.delta_symbols, *gradient_exprs])  # fmt: skip
-        self._loss = _compile(self.arguments, forward + [loss], [network.loss_symbol])
+        # pre-activations of ReLU-like neurons, to tell when a finite difference straddles a kink
+        self.kinked = [n.z for n in network.neurons if network.activation(n.layer) != ops.SOFTMAX
+                       and network.elementwise(n.layer).has_kink]  # fmt: skip
+        self._loss = _compile(self.arguments, forward + [loss], [network.loss_symbol, *self.kinked])
 
     def _columns(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> list:
         inputs = np.array([e.inputs for e in examples], dtype=float).T
@@ -78,14 +81,28 @@ class Evaluator:
 
     def losses(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> np.ndarray:
         """The loss of each example."""
-        (values,) = self._loss(*self._columns(examples, parameters))
-        return np.broadcast_to(values, (len(examples),)).astype(float)
+        return self.losses_and_kinks(examples, parameters)[0]
+
+    def losses_and_kinks(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """The loss of each example, and the z of each ReLU-like neuron (rows) per example (columns)."""
+        count = len(examples)
+        values = [np.broadcast_to(v, (count,)).astype(float) for v in self._loss(*self._columns(examples, parameters))]
+        return values[0], np.array(values[1:]).reshape(len(self.kinked), count)
 
     def solve(self, examples: Sequence[Example], parameters: Mapping[str, float], *, learning_rate: float,
               frozen: Sequence[str] = ()) -> Solution:  # fmt: skip
         """Forward pass, loss, δ's, mean gradients and one step w ← w − η·∂L/∂w."""
         count = len(examples)
-        outputs = [np.broadcast_to(v, (count,)).astype(float) for v in self._full(*self._columns(examples, parameters))]
+        with np.errstate(all="ignore"):  # overflow is reported below, by name, not as a warning
+            outputs = [np.broadcast_to(v, (count,)).astype(float) for v in self._full(*self._columns(examples, parameters))]
+        names = [*self.forward_symbols, self.derivation.network.loss_symbol, *self.delta_symbols]
+        for name, values in zip([*(s.name for s in names), *(f"dL/d{p}" for p in self.parameter_names)], outputs):
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                raise NumericError(
+                    f"{name} is {values[bad[0]]} for example {bad[0] + 1}, the first quantity to leave the "
+                    "floating-point range; try smaller inputs, parameters or learning rate"
+                )
         n_forward, n_delta = len(self.forward_symbols), len(self.delta_symbols)
         forward = dict(zip((s.name for s in self.forward_symbols), outputs[:n_forward]))
         losses = outputs[n_forward]
@@ -97,6 +114,10 @@ class Evaluator:
             for name in self.parameter_names
         }
         return Solution(forward, losses, deltas, per_example, gradients, updated)
+
+
+class NumericError(SymbackpropError):
+    """A value overflowed or became undefined; the message names the first such quantity."""
 
 
 def _compile(arguments: list[sympy.Symbol], assignments: list[tuple[sympy.Symbol, sympy.Expr]],

@@ -186,6 +186,20 @@ ELEMENTWISE: dict[str, Activation] = {
     )
 }
 
+def custom_activation(name: str, definition: sympy.Expr, z: sympy.Symbol) -> Activation:
+    """An Activation from a user's formula f(z); its derivative is taken by SymPy."""
+    slope = sympy.diff(definition, z)
+    label = r"\operatorname{%s}" % name.replace("_", r"\_")
+    return Activation(
+        name,
+        rf"{label}(z) = {sympy.latex(definition)}",
+        rf"{label}'(z) = {sympy.latex(slope)}",
+        lambda arg: definition.xreplace({z: arg}),
+        lambda arg, a: slope.xreplace({z: arg}),
+        has_kink=definition.has(sympy.Abs, sympy.Max, sympy.Min, relu),
+    )
+
+
 SOFTMAX = "softmax"
 SOFTMAX_DEFINITION_LATEX = r"\hat{y}_k = \frac{e^{z_k}}{\sum_j e^{z_j}}"
 SOFTMAX_DERIVATIVE_LATEX = r"\frac{\partial \hat{y}_i}{\partial z_k} = \hat{y}_i\left(\mathbb{1}[i = k] - \hat{y}_k\right)"

@@ -30,8 +30,9 @@ def solution_json(derivation: chain.Derivation, solution: Solution, check: GradC
         "gradcheck": {
             "max_rel_error": check.max_relative_error,
             "ok": check.ok,
+            "near_kink": check.near_kink,
             "rows": {r.name: {"chain_rule": r.chain_rule, "finite_difference": r.finite_difference,
-                              "rel_error": r.relative_error} for r in check.rows},
+                              "rel_error": r.relative_error, "near_kink": r.near_kink} for r in check.rows},
         },  # fmt: skip
     }
 
@@ -73,6 +74,8 @@ def solution_text(derivation: chain.Derivation, solution: Solution, check: GradC
     lines += _table(["parameter", "value", "∂L/∂parameter", "updated", ""], rows)
     verdict = "ok" if check.ok else "MISMATCH"
     lines += ["", f"Gradient check (central finite differences): max relative error {check.max_relative_error:.1e}, {verdict}"]
+    if check.near_kink:
+        lines.append(f"  not compared, the difference straddles a ReLU kink (z = 0): {', '.join(check.near_kink)}")
     return "\n".join(lines)
 
 

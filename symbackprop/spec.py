@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sympy
 import yaml
 
-from symbackprop import naming, ops
+from symbackprop import formula, naming, ops
 from symbackprop.errors import InputFileError, SpecError, did_you_mean
 
 if sys.version_info >= (3, 11):
@@ -23,7 +25,7 @@ else:  # pragma: no cover
 
 KEYS = (
     "title", "layers", "activation", "loss", "naming", "bias", "learning_rate",
-    "inputs", "targets", "data", "parameters", "init", "frozen", "rename",
+    "inputs", "targets", "data", "parameters", "init", "frozen", "rename", "activations",
 )  # fmt: skip
 MAX_PARAMETERS = 2_000_000
 
@@ -51,6 +53,7 @@ class Spec:
     frozen: tuple[str, ...] = ()
     rename: dict[str, str] = field(default_factory=dict)
     title: str = ""
+    custom_activations: dict[str, sympy.Expr] = field(default_factory=dict)  # name -> f(z)
 
     @property
     def output_activation(self) -> str:
@@ -66,14 +69,77 @@ def load(path: str | Path, **overrides: Any) -> Spec:
 
     Raises:
         InputFileError: the file cannot be read or parsed.
-        SpecError: the content is not a valid spec.
+        SpecError: the content is not a valid spec; its message starts with the
+            file name and, for YAML and JSON, the line.
     """
-    return from_dict({**read_mapping(path), **overrides})
+    text, data = _read(Path(path))
+    try:
+        return from_dict({**data, **overrides})
+    except SpecError as exc:
+        line = _line_of(text, exc.where) if Path(path).suffix.lower() != ".toml" else None
+        raise SpecError(f"{path}:{line}: {exc.where}" if line else f"{path}: {exc.where}", exc.what) from None
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Parse a YAML, JSON or TOML file whose top level must be a mapping."""
-    path = Path(path)
+    return _read(Path(path))[1]
+
+
+def _line_of(text: str, where: str) -> int | None:
+    """The line of key path `where` (e.g. ``data[0].targets[1]``) in YAML or JSON text."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", where):
+        if isinstance(node, yaml.MappingNode) and key:
+            match = next(((k, v) for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys and reads 1e-3 as a number (YAML 1.1 wants 1.0e-3)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (dict, list)):
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a name, not a list or mapping", key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first on line {seen[key]})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key '{key}'")
+        result[key] = value
+    return result
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -87,13 +153,15 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
         elif suffix == ".toml":
             data = tomllib.loads(text)
         else:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except ValueError as exc:  # a duplicate JSON key, or a YAML value such as an impossible date
+        raise InputFileError(f"{path}: invalid {suffix.lstrip('.').upper() or 'YAML'}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputFileError(f"{path}: invalid TOML: {exc}") from None
     except yaml.YAMLError as exc:
@@ -105,7 +173,7 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
         raise InputFileError(f"{path}: the file is empty; a spec needs at least 'layers' and 'loss'")
     if not isinstance(data, dict):
         raise InputFileError(f"{path}: the top level must be a mapping of keys (layers, loss, ...), not {_kind(data)}")
-    return data
+    return text, data
 
 
 def _kind(value: object) -> str:
@@ -163,7 +231,8 @@ def from_dict(raw: Mapping[str, Any]) -> Spec:
 
     layers = _layers(raw["layers"])
     depth = len(layers) - 1
-    activations = _activations(raw.get("activation", "sigmoid"), depth)
+    custom = _custom_activations(raw.get("activations", {}))
+    activations = _activations(raw.get("activation", "sigmoid"), depth, (*ops.ACTIVATION_NAMES, *custom))
     loss = _choice(raw["loss"], "loss", tuple(ops.LOSSES))
     required = ops.LOSSES[loss].requires_output
     if required and activations[-1] != required:
@@ -187,7 +256,7 @@ def from_dict(raw: Mapping[str, Any]) -> Spec:
     return Spec(
         layers=layers, activations=activations, loss=loss, naming=scheme, bias=bias,
         learning_rate=learning_rate, examples=examples, parameters=parameters,
-        frozen=frozen, rename=rename, title=title,
+        frozen=frozen, rename=rename, title=title, custom_activations=custom,
     )  # fmt: skip
 
 
@@ -203,7 +272,24 @@ def _layers(value: object) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _activations(value: object, depth: int) -> tuple[str, ...]:
+def _custom_activations(value: object) -> dict[str, sympy.Expr]:
+    if not isinstance(value, dict):
+        raise SpecError("activations", f"must map new activation names to formulas in z, got {_kind(value)}")
+    custom = {}
+    for name, text in value.items():
+        if name in ops.ACTIVATION_NAMES:
+            raise SpecError(f"activations.{name}", "is a built-in activation; choose another name")
+        problem = naming.check_custom_name(name)
+        if problem:
+            raise SpecError(f"activations.{name}", problem)
+        try:
+            custom[name] = formula.parse(text)
+        except formula.FormulaError as exc:
+            raise SpecError(f"activations.{name}", str(exc)) from None
+    return custom
+
+
+def _activations(value: object, depth: int, known: tuple[str, ...]) -> tuple[str, ...]:
     if isinstance(value, str):
         names, where = [value] * depth, ["activation"] * depth
     elif isinstance(value, list):
@@ -212,7 +298,7 @@ def _activations(value: object, depth: int) -> tuple[str, ...]:
         names, where = value, [f"activation[{i}]" for i in range(depth)]
     else:
         raise SpecError("activation", f"must be a name or a list of names, one per non-input layer; got {_kind(value)}")
-    checked = tuple(_choice(n, w, ops.ACTIVATION_NAMES) for n, w in zip(names, where))
+    checked = tuple(_choice(n, w, known) for n, w in zip(names, where))
     for i, name in enumerate(checked[:-1]):
         if name == ops.SOFTMAX:
             raise SpecError(where[i], "softmax is only allowed on the output layer")

@@ -95,7 +95,7 @@ def test_bad_spec_names_the_key(capsys, tmp_path):
     code, _, err = run(capsys, "solve", str(path))
     assert code == 2
     assert err.strip() == (
-        "symbackprop: error: activation: unknown value 'sigmod' (did you mean 'sigmoid'?); "
+        f"symbackprop: error: {path}:2: activation: unknown value 'sigmod' (did you mean 'sigmoid'?); "
         "valid: sigmoid, tanh, relu, leaky_relu, linear, softplus, softmax"
     )
 
