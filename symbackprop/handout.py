@@ -479,7 +479,8 @@ def _forward_table(derivation: chain.Derivation, solution: numeric.Solution, dec
     network = derivation.network
     count = len(solution.losses)
     shown = min(count, TABLE_COLUMNS)
-    header = (Latex(""), *(Latex(rf"n = {i + 1}") for i in range(shown)))  # math mode
+    columns = [r"\text{value}"] if count == 1 else [rf"n = {i + 1}" for i in range(shown)]
+    header = (Latex(""), *map(Latex, columns))
     rows = []
     for neuron in network.neurons:
         for symbol in (neuron.z, neuron.a):
@@ -490,7 +491,7 @@ def _forward_table(derivation: chain.Derivation, solution: numeric.Solution, dec
         values = solution.deltas[symbol.name][:shown]
         rows.append(Row((Latex(network.latex(symbol)), *(Latex(printing.number(v, decimals=decimals)) for v in values))))
     note = f" (first {shown} of {count})" if shown < count else ""
-    return Table(f"Every example{note}", header, tuple(rows))
+    return Table("All values" if count == 1 else f"Every example{note}", header, tuple(rows))
 
 
 def _gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, full: Sequence[str],

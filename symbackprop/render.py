@@ -204,8 +204,10 @@ class Handout:
 
     def _repr_latex_(self) -> str:
         # Jupyter typesets maths only (no TikZ, no tables): the backward pass, one line each
-        lines = [rf"{item.lhs} &= {item.path_expressions[0] if item.path_expressions and len(item.path_expressions) == 1 else item.delta_form or ''} = {item.value}"
-                 for item in (*self.document.deltas, *self.document.gradients)]  # fmt: skip
+        lines = []
+        for item in (*self.document.deltas, *self.document.gradients):
+            form = item.delta_form or (item.path_expressions[0] if item.path_expressions else "")
+            lines.append(rf"{item.lhs} &{form} = {item.value}")
         return "$$\\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$$"
 
 

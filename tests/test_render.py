@@ -299,7 +299,7 @@ def test_decimals_round_the_display_only():
 def test_jupyter_shows_the_backward_pass():
     made = render.make(derivation("seed_2_2_1.yaml"))
     shown_latex = made._repr_latex_()
-    assert shown_latex.startswith("$$") and shown_latex.endswith("$$")
+    assert shown_latex.startswith("$$") and shown_latex.endswith("$$") and "= =" not in shown_latex
     assert r"\frac{\partial L}{\partial w_{11}}" in shown_latex and shown(seed_by_hand()["grad_w11"]) in shown_latex
 
 
