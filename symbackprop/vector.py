@@ -345,8 +345,14 @@ def _affine(W: np.ndarray, b: np.ndarray | None, source: np.ndarray) -> np.ndarr
     return product if b is None else product + b
 
 
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # exp is about three times faster than the tanh form on wide layers; exp(709+) = inf gives 0
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
 def _kernel(arguments: list[sympy.Symbol], expr: sympy.Expr) -> Callable:
-    return sympy.lambdify(arguments, expr, modules=[ops.NUMPY_KERNELS, "numpy"])
+    return sympy.lambdify(arguments, expr, modules=[{"sigmoid": _sigmoid}, ops.NUMPY_KERNELS, "numpy"])
 
 
 def _compile_output(output: chain.Derivation) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -357,10 +363,11 @@ def _compile_output(output: chain.Derivation) -> Callable[[np.ndarray, np.ndarra
     assignments = [(n.a, network.a_definition(n, stable=True)) for n in layer]
     loss = numeric.loss_assignment(output)
     deltas = [output.deltas[n.delta].definition for n in layer]
-    compiled = sympy.lambdify(
-        [*zs, *network.targets], [loss[1], *deltas], modules=[ops.NUMPY_KERNELS, "numpy"],
-        cse=lambda _exprs: (assignments, [loss[1], *deltas]),
-    )  # fmt: skip
+    # Written in z and t only, so that common subexpressions (softmax's max and sum) are found
+    # across all outputs at once and computed once.
+    values = dict(assignments)
+    exprs = [loss[1].xreplace(values), *(d.xreplace(values) for d in deltas)]
+    compiled = sympy.lambdify([*zs, *network.targets], exprs, modules=[ops.NUMPY_KERNELS, "numpy"], cse=True)
 
     def run(Z: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values = compiled(*Z, *T)

@@ -172,3 +172,15 @@ def test_cli_vector_form_rejects_param(capsys):
     assert capsys.readouterr().err == (
         "symbackprop: error: --param: only with --form weights; the vector form shows whole layers\n"
     )
+
+
+def test_saturated_layers_stay_finite_and_equal_per_weight_form():
+    spec = sbp.build_spec(layers=[2, 3, 2], activation=["sigmoid", "softmax"], loss="cross_entropy",
+                          init={"seed": 0}, data=[{"inputs": [900.0, -800.0], "targets": [1.0, 0.0]},
+                                                  {"inputs": [-1000.0, 1000.0], "targets": [0.0, 1.0]}])  # fmt: skip
+    per_weight = numeric.Evaluator(sbp.derive(spec)).solve(spec.examples, spec.parameters, learning_rate=0.1)
+    with np.errstate(all="raise"):
+        ours = vector.solve_gradients(vector.derive(spec), spec.examples, spec.parameters)
+    for name, value in ours.items():
+        assert np.isfinite(value)
+        assert value == pytest.approx(per_weight.gradients[name], rel=1e-12, abs=1e-15), name
