@@ -217,6 +217,9 @@ def run_export(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation: derive, evaluate and check every ∂L/∂w.")
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+    parser.add_argument("--max-parameters", type=int, metavar="N",
+                        help="refuse networks with more than N parameters (default 2,000,000)")  # fmt: skip
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     solve = commands.add_parser(
@@ -302,10 +305,25 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
+        if args.max_parameters is not None:
+            from symbackprop import spec
+
+            spec.MAX_PARAMETERS = args.max_parameters  # this process's limit, read by every spec load
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
     except SymbackpropError as exc:
+        if debug:
+            raise
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("symbackprop: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not the user's mistake: one line, the traceback on request
+        if debug:
+            raise
+        print(f"symbackprop: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
