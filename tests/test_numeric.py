@@ -62,3 +62,25 @@ def test_batch_gradient_is_the_mean_of_single_example_gradients():
     for name, value in batch.gradients.items():
         assert value == pytest.approx(np.mean([s.gradients[name] for s in singles]), rel=1e-12)
     assert batch.loss == pytest.approx(np.mean([s.loss for s in singles]), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("loss", "output", "targets"),
+    [
+        ("half_squared_error", "sigmoid", [0.2]),
+        ("squared_error", "tanh", [0.2]),
+        ("mse", "softplus", [0.2]),
+        ("binary_cross_entropy", "sigmoid", [0.2]),
+        ("cross_entropy", "softmax", [0.2, 0.8]),
+    ],
+)
+@pytest.mark.parametrize("z", [1000.0, -1000.0])
+def test_every_loss_is_finite_and_matches_finite_differences_at_saturation(loss, output, targets, z):
+    n_out = len(targets)
+    raw = {"layers": [1, n_out], "activation": output, "loss": loss, "inputs": [z], "targets": targets,
+           "parameters": {**{f"w{1 + k}1": 1.0 - 2 * k for k in range(n_out)}, **{f"b{1 + k}": 0.0 for k in range(n_out)}}}  # fmt: skip
+    solution = solve(raw)
+    assert np.isfinite(solution.loss)
+    assert all(np.isfinite(v) for v in solution.gradients.values())
+    check = sbp.gradcheck(sbp.derive(sbp.spec_from_dict(raw)))
+    assert check.ok, check.rows
