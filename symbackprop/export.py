@@ -42,6 +42,16 @@ class CodePrinter(NumPyPrinter):
             text = f"numpy.maximum({text}, {self._print(arg)})"
         return text
 
+    def _print_Min(self, expr: sympy.Min) -> str:
+        text = self._print(expr.args[0])
+        for arg in expr.args[1:]:
+            text = f"numpy.minimum({text}, {self._print(arg)})"
+        return text
+
+    def _print_erf(self, expr: sympy.Expr) -> str:
+        raise SymbackpropError("export: erf has no NumPy function, so a module using it would need SciPy; "
+                               "use another activation formula to export")  # fmt: skip
+
     def doprint(self, expr, assign_to=None) -> str:  # type: ignore[override]
         return super().doprint(expr, assign_to).replace("numpy.", "np.")
 

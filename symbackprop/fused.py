@@ -52,14 +52,26 @@ class FusedEvaluator:
 
     Args:
         derivation: a per-weight derivation (chain.derive).
-        use_numba: compile with numba (default: when it is installed); False gives the NumPy code.
+        use_numba: compile with numba (default: when it is installed and can compile every
+            formula, else the NumPy code); True raises when numba cannot; False: NumPy code.
     """
 
     def __init__(self, derivation: chain.Derivation, *, use_numba: bool | None = None) -> None:
         self.program = export.program(derivation)
         self.parameter_names = list(self.program.parameters)
         self.uses_numba = available() if use_numba is None else use_numba
-        self._run = _compile_numba(self.program) if self.uses_numba else _compile_numpy(derivation)
+        self._run = None
+        if self.uses_numba:
+            from numba.core.errors import NumbaError
+
+            try:
+                self._run = _compile_numba(self.program)
+            except NumbaError:  # a formula numba cannot type, e.g. a custom activation's Piecewise
+                if use_numba:
+                    raise
+                self.uses_numba = False
+        if self._run is None:
+            self._run = _compile_numpy(derivation)
 
     def flat(self, parameters: Mapping[str, float]) -> np.ndarray:
         return np.array([float(parameters[name]) for name in self.parameter_names])
@@ -68,7 +80,7 @@ class FusedEvaluator:
         """(mean loss, mean gradient in parameter order) for a batch (examples × columns)."""
         inputs = np.ascontiguousarray(inputs, dtype=float)
         targets = np.ascontiguousarray(targets, dtype=float)
-        totals = self._run(inputs, targets, np.asarray(flat, dtype=float))
+        totals = self._run(inputs, targets, np.ascontiguousarray(flat, dtype=float))
         return float(totals[0]), totals[1:]
 
 
@@ -110,7 +122,10 @@ def _compile_numba(prog: export.Program):
         namespace[name] = numba.njit(namespace[name])
     # The generated code is printed from our own expressions; names are validated identifiers.
     exec(_source(prog), namespace)
-    return numba.njit(parallel=True, fastmath={"reassoc", "contract", "nsz", "arcp"}, cache=False)(namespace["run"])
+    # Compiled now, for C-ordered float arrays, so that a formula numba cannot type fails here.
+    signature = "f8[::1](f8[:, ::1], f8[:, ::1], f8[::1])"
+    flags = {"reassoc", "contract", "nsz", "arcp"}  # not ninf/nnan: exp(1000) = inf must stay inf
+    return numba.njit(signature, parallel=True, fastmath=flags, cache=False)(namespace["run"])
 
 
 def _compile_numpy(derivation: chain.Derivation):

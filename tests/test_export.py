@@ -116,3 +116,21 @@ def test_cli_export_refuses_a_network_too_wide_to_write_per_weight(capsys):
         "symbackprop: error: export: the network has 101770 parameters; export writes one line per parameter "
         "and stops at 5000 (use 'derive --form vector' for wide networks)\n"
     )
+
+
+def test_custom_activation_exports_and_erf_is_refused():
+    keys = {"layers": [2, 2, 1], "loss": "half_squared_error", "init": {"seed": 0},
+            "data": [{"inputs": [0.3, -0.2], "targets": [0.1]}, {"inputs": [1.3, 0.7], "targets": [0.9]}]}  # fmt: skip
+    spec = sbp.spec_from_dict({**keys, "activations": {"swish": "z / (1 + exp(-z))"}, "activation": ["swish", "sigmoid"]})
+    derivation = sbp.derive(spec)
+    namespace = {}
+    exec(export.module_source(derivation), namespace)
+    loss, gradients = namespace["mean_gradients"]([e.inputs for e in spec.examples], [e.targets for e in spec.examples],
+                                                  spec.parameters)  # fmt: skip
+    engine = numeric.Evaluator(derivation).solve(spec.examples, spec.parameters, learning_rate=0.1)
+    assert loss == pytest.approx(engine.loss, rel=1e-12)
+    for name, value in gradients.items():
+        assert value == pytest.approx(engine.gradients[name], rel=1e-12, abs=1e-15), name
+    with_erf = sbp.spec_from_dict({**keys, "activations": {"gauss": "erf(z)"}, "activation": ["gauss", "sigmoid"]})
+    with pytest.raises(sbp.SymbackpropError, match="^export: erf has no NumPy function"):
+        export.module_source(sbp.derive(with_erf))

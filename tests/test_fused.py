@@ -35,3 +35,19 @@ def test_fused_equals_engine(keys, use_numba):
     assert loss == pytest.approx(engine.loss, rel=1e-12)
     expected = np.array([engine.gradients[name] for name in evaluator.parameter_names])
     np.testing.assert_allclose(flat, expected, rtol=1e-10, atol=1e-14)
+
+
+def test_formula_numba_cannot_compile_falls_back_to_numpy():
+    spec = sbp.spec_from_dict({
+        "layers": [2, 2, 1], "activations": {"clip": "min(max(z, -1), 1) + 0.1*z"}, "activation": ["clip", "sigmoid"],
+        "loss": "half_squared_error", "init": {"seed": 0},
+    })  # fmt: skip
+    derivation = sbp.derive(spec)
+    X, T = _batch(spec.layers, count=9)
+    examples = [sbp.Example(tuple(x), tuple(t)) for x, t in zip(X, T)]
+    engine = numeric.Evaluator(derivation).solve(examples, spec.parameters, learning_rate=0.1)
+    evaluator = fused.FusedEvaluator(derivation)
+    assert not evaluator.uses_numba  # the Heaviside in f' prints as NumPy code numba cannot type
+    loss, flat = evaluator.gradients(X, T, evaluator.flat(spec.parameters))
+    assert loss == pytest.approx(engine.loss, rel=1e-12)
+    np.testing.assert_allclose(flat, [engine.gradients[n] for n in evaluator.parameter_names], rtol=1e-10, atol=1e-14)

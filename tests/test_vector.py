@@ -184,3 +184,14 @@ def test_saturated_layers_stay_finite_and_equal_per_weight_form():
     for name, value in ours.items():
         assert np.isfinite(value)
         assert value == pytest.approx(per_weight.gradients[name], rel=1e-12, abs=1e-15), name
+
+
+def test_custom_activations_in_matrix_form():
+    spec = sbp.spec_from_dict({
+        "layers": [2, 3, 2], "activations": {"swish": "z / (1 + exp(-z))", "clip": "min(max(z, -1), 1) + 0.1*z"},
+        "activation": ["swish", "clip"], "loss": "half_squared_error", "init": {"seed": 0},
+        "data": [{"inputs": [0.3, -0.2], "targets": [0.1, 0.5]}, {"inputs": [1.3, 0.7], "targets": [0.2, 0.9]}],
+    })  # fmt: skip
+    form = vector.derive(spec)
+    assert "h1 = swish(z1)" in vector.text(form)
+    assert all(vector.prove(form, sbp.derive(spec, expand=True)).values())
