@@ -21,7 +21,7 @@ from typing import Any
 import sympy
 import yaml
 
-from symbackprop import mistakes, numeric
+from symbackprop import files, mistakes, numeric
 from symbackprop.chain import Derivation
 from symbackprop.errors import AnswersError, InputFileError, did_you_mean
 
@@ -78,16 +78,7 @@ def load_answers(path: str | Path) -> Answers:
         AnswersError: the content does not have the shape of ``solve --json``.
     """
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path}: is a directory, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    text = files.read_text(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
@@ -101,10 +92,7 @@ def load_answers(path: str | Path) -> Answers:
     except tomllib.TOMLDecodeError as exc:
         raise InputFileError(f"{path}: invalid TOML: {exc}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputFileError(f"{path}{line}: invalid YAML: {problem}") from None
+        raise files.yaml_error(path, exc) from None
     if raw is None:
         raise InputFileError(f"{path}: the file is empty; give at least one of {', '.join(SECTIONS)}")
     return answers_from_mapping(raw, source=str(path))

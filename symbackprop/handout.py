@@ -406,8 +406,9 @@ def _notation(derivation: chain.Derivation) -> tuple[tuple[str, Latex], ...]:
             rows.append((label, Latex(ops.SOFTMAX_DEFINITION_LATEX)))
             rows.append(("its derivative", Latex(ops.SOFTMAX_DERIVATIVE_LATEX)))
         else:
-            rows.append((label, Latex(ops.ELEMENTWISE[name].definition_latex)))
-            rows.append(("its derivative", Latex(ops.ELEMENTWISE[name].derivative_latex)))
+            activation = network.elementwise(int(where[0]))
+            rows.append((label, Latex(activation.definition_latex)))
+            rows.append(("its derivative", Latex(activation.derivative_latex)))
     rows.append(("loss", Latex(ops.LOSSES[spec.loss].definition_latex)))
     if spec.is_batch:
         rows.append(("batch loss", Latex(r"\bar{L} = \frac{1}{N} \sum_{n=1}^{N} L^{(n)}")))

@@ -225,12 +225,12 @@ def _activation_derivatives(program: Program) -> list[Mistake]:
     """f' left out, f(z) used for f'(z), or f' taken at z instead of from h: per layer, then everywhere."""
     network = program.derivation.network
     variants: dict[str, list[tuple[str, dict]]] = {k: [] for k in ("derivative_left_out", "activation_for_derivative", "derivative_at_z")}  # fmt: skip
-    h, z = sympy.Symbol("h"), sympy.Symbol("z")
+    z = sympy.Symbol("z")
     for layer in range(1, len(network.layers) + 1):
         name = network.activation(layer)
         if name == ops.SOFTMAX or name == "linear":
             continue
-        rule = ops.ELEMENTWISE[name].derivative
+        rule = network.elementwise(layer).derivative
         a = sympy.Symbol("ŷ" if layer == len(network.layers) else "h")
         derivative = _plain(rule(z, a))
         at_z = _plain(rule(z, z))

@@ -23,7 +23,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from symbackprop import chain, handout
+from symbackprop import chain, files, handout
 from symbackprop.errors import SymbackpropError
 from symbackprop.printing import Latex
 
@@ -90,22 +90,7 @@ def latex(document: handout.Document, *, templates: str | Path | None = None) ->
 
 def write_text(path: str | Path, text: str) -> Path:
     """Write `text` to `path` atomically (a temporary file in the same folder, then a rename)."""
-    return _write_atomically(Path(path), text.encode("utf-8"))
-
-
-def _write_atomically(path: Path, data: bytes) -> Path:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SymbackpropError(f"-o: {folder}: no such directory")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return files.write_atomic(path, text)
 
 
 def backend() -> list[str] | None:
@@ -163,7 +148,7 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
                 raise LatexError(f"{command[0]} failed: {_errors(Path(build) / f'{JOB}.log')}") from None
             except OSError as exc:
                 raise SymbackpropError(f"{command[0]}: cannot run ({exc.strerror}); {INSTALL_HINT}") from None
-        return _write_atomically(Path(path), (Path(build) / f"{JOB}.pdf").read_bytes())
+        return files.write_atomic(path, (Path(build) / f"{JOB}.pdf").read_bytes())
 
 
 def _errors(log: Path) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import sympy
 import yaml
 
-from symbackprop import formula, naming, ops
+from symbackprop import files, formula, naming, ops
 from symbackprop.errors import InputFileError, SpecError, did_you_mean
 
 if sys.version_info >= (3, 11):
@@ -140,16 +140,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path}: is a directory, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    text = files.read_text(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
@@ -165,10 +156,7 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
     except tomllib.TOMLDecodeError as exc:
         raise InputFileError(f"{path}: invalid TOML: {exc}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputFileError(f"{path}{line}: invalid YAML: {problem}") from None
+        raise files.yaml_error(path, exc) from None
     if data is None:
         raise InputFileError(f"{path}: the file is empty; a spec needs at least 'layers' and 'loss'")
     if not isinstance(data, dict):
