@@ -195,3 +195,14 @@ def test_custom_activations_in_matrix_form():
     form = vector.derive(spec)
     assert "h1 = swish(z1)" in vector.text(form)
     assert all(vector.prove(form, sbp.derive(spec, expand=True)).values())
+
+
+def test_cli_vector_form_json(capsys):
+    import json
+
+    assert cli.main(["derive", str(EXAMPLES / "seed_2_2_1.yaml"), "--form", "vector", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["form"] == "vector" and report["layers"] == [2, 2, 1]
+    assert {"lhs": "dLdW1", "rhs": "delta1*x.T", "latex": r"\frac{\partial L}{\partial W^{(1)}} = \delta^{(1)} x^{T}",
+            "note": ""} in report["equations"]  # fmt: skip
+    assert report["equals_per_weight_form"] == dict.fromkeys(sbp.load_spec(EXAMPLES / "seed_2_2_1.yaml").parameters, True)
