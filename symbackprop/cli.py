@@ -94,7 +94,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_handout(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from symbackprop import handout, render
+    from symbackprop import files, handout, render
 
     _, derivation = _load(args.spec)
     output = Path(args.output)
@@ -110,7 +110,7 @@ def run_handout(args: argparse.Namespace) -> int:
     document = handout.build(derivation, mode=args.mode, decimals=args.decimals, params=args.param)
     made = render.Handout(document, templates=args.templates)
     if output.suffix == ".pdf" and render.backend() is None:
-        tex = render.write_text(output.with_suffix(".tex"), made.latex())
+        tex = files.write_atomic(output.with_suffix(".tex"), made.latex())
         print(f"symbackprop: {render.INSTALL_HINT}; wrote {tex} instead", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {made.write(output)}")
@@ -198,7 +198,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from symbackprop import api, export, spec
+    from symbackprop import api, export, files, spec
 
     loaded = spec.load(args.spec)
     export.check_size(len(loaded.parameters))  # before deriving: a wide network's derivation takes a while
@@ -206,10 +206,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.output is None:
         print(source, end="")
         return EXIT_OK
-    try:
-        Path(args.output).write_text(source, encoding="utf-8")
-    except OSError as exc:
-        raise SymbackpropError(f"-o: cannot write {args.output} ({exc.strerror})") from None
+    files.write_atomic(args.output, source)
     print(f"wrote {args.output}")
     return EXIT_OK
 

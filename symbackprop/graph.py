@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from symbackprop import formula, naming, ops
+from symbackprop import naming, ops
 from symbackprop.spec import Spec
 
 
@@ -53,10 +53,7 @@ class Network:
 
     def elementwise(self, layer: int) -> ops.Activation:
         """The elementwise activation of non-input layer `layer`, built-in or from the spec."""
-        name = self.activation(layer)
-        if name in self.spec.custom_activations:
-            return ops.custom_activation(name, self.spec.custom_activations[name], formula.Z)
-        return ops.ELEMENTWISE[name]
+        return self.spec.elementwise(self.activation(layer))
 
     def z_definition(self, neuron: Neuron) -> sympy.Expr:
         """z = Σ_k w_k a_k + b, in symbols."""

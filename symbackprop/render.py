@@ -88,11 +88,6 @@ def latex(document: handout.Document, *, templates: str | Path | None = None) ->
         raise SymbackpropError(f"--templates: {type(exc).__name__}: {exc}") from None
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` atomically (a temporary file in the same folder, then a rename)."""
-    return files.write_atomic(path, text)
-
-
 def backend() -> list[str] | None:
     """The command that compiles a .tex file: latexmk, pdflatex, the [pdf] extra's TeX, or None."""
     if shutil.which("latexmk") and shutil.which("pdflatex"):
@@ -182,7 +177,7 @@ class Handout:
         """Write a .tex file, or compile a .pdf (other suffixes are refused)."""
         path = Path(path)
         if path.suffix == ".tex":
-            return write_text(path, self.latex())
+            return files.write_atomic(path, self.latex())
         if path.suffix == ".pdf":
             return compile_pdf(self.latex(), path)
         raise SymbackpropError(f"-o: {path}: the output must end in .pdf or .tex (or be a directory with --variants)")
@@ -230,7 +225,7 @@ def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: i
                                      examples=examples, parameters=parameters, title=title)  # fmt: skip
             path = folder / f"student_{i:0{width}d}{suffix}.tex"
             text = latex(document, templates=templates)
-            written.append(write_text(path, text))
+            written.append(files.write_atomic(path, text))
             sheets.append((path.with_suffix(".pdf"), text))
     if pdf:
         command = backend()

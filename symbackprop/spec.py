@@ -63,6 +63,12 @@ class Spec:
     def is_batch(self) -> bool:
         return len(self.examples) > 1
 
+    def elementwise(self, name: str) -> ops.Activation:
+        """The elementwise activation called `name`: built-in or one of this spec's formulas."""
+        if name in self.custom_activations:
+            return ops.custom_activation(name, self.custom_activations[name], formula.Z)
+        return ops.ELEMENTWISE[name]
+
 
 def load(path: str | Path, **overrides: Any) -> Spec:
     """Read a spec file (.yaml/.yml, .json or .toml) and validate it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symbackprop import vector
+from symbackprop import files, vector
 from symbackprop.errors import InputFileError, SymbackpropError, did_you_mean
 from symbackprop.spec import Spec
 
@@ -180,9 +181,11 @@ def plot(history: Sequence[float], path: str | Path, *, title: str = "") -> None
     axes.set_ylabel("mean loss")
     axes.set_title(title or "Training loss")
     axes.grid(True, alpha=0.3)
+    image = io.BytesIO()
     try:
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-    except (OSError, ValueError) as exc:
+        figure.savefig(image, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
+    except ValueError as exc:  # an image format matplotlib does not know
         raise SymbackpropError(f"--plot: cannot write {path} ({exc})") from None
     finally:
         pyplot.close(figure)
+    files.write_atomic(path, image.getvalue())

@@ -20,7 +20,7 @@ import sympy
 from sympy.matrices.expressions import HadamardProduct
 from sympy.printing.latex import LatexPrinter
 
-from symbackprop import chain, formula, graph, naming, numeric, ops
+from symbackprop import chain, graph, naming, numeric, ops
 from symbackprop import spec as spec_module
 
 
@@ -127,7 +127,7 @@ def derive(spec: spec_module.Spec) -> VectorForm:
     equations.append(Equation(last.delta, sympy.MatrixSymbol("dLdz", last.size, 1), _output_note(output)))
     latex["dLdz"] = r"\frac{\partial L}{\partial z^{(%d)}}" % last.index
     for layer, after in zip(reversed(layers[:-1]), reversed(layers[1:])):
-        slope = _elementwise(spec, layer.activation).derivative(sympy.Symbol(layer.z.name), sympy.Symbol(layer.a.name))
+        slope = spec.elementwise(layer.activation).derivative(sympy.Symbol(layer.z.name), sympy.Symbol(layer.a.name))
         equations.append(Equation(layer.delta, HadamardProduct(after.W.T * after.delta, layer.slope),
                                   f"{layer.slope.name} = {slope}, elementwise"))
     for layer in layers:
@@ -144,13 +144,6 @@ def derive(spec: spec_module.Spec) -> VectorForm:
 
 def _function_name(activation: str) -> str:
     return {"linear": "identity", ops.SOFTMAX: "softmax"}.get(activation, activation)
-
-
-def _elementwise(spec: spec_module.Spec, name: str) -> ops.Activation:
-    """A built-in elementwise activation or one of the spec's own formulas."""
-    if name in spec.custom_activations:
-        return ops.custom_activation(name, spec.custom_activations[name], formula.Z)
-    return ops.ELEMENTWISE[name]
 
 
 def _output_derivation(spec: spec_module.Spec) -> chain.Derivation:
@@ -277,7 +270,7 @@ class VectorEvaluator:
         self._apply: list[Callable] = []
         self._slope: list[Callable] = []
         for layer in form.layers[:-1]:
-            activation = _elementwise(form.spec, layer.activation)
+            activation = form.spec.elementwise(layer.activation)
             self._apply.append(_kernel([z], activation.apply(z)))
             self._slope.append(_kernel([z, a], activation.derivative(z, a)))
         self._output = _compile_output(form.output)
