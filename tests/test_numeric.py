@@ -84,3 +84,27 @@ def test_every_loss_is_finite_and_matches_finite_differences_at_saturation(loss,
     assert all(np.isfinite(v) for v in solution.gradients.values())
     check = sbp.gradcheck(sbp.derive(sbp.spec_from_dict(raw)))
     assert check.ok, check.rows
+
+
+def test_overflow_names_the_first_quantity_that_left_the_range(capsys):
+    raw = {"layers": [1, 1, 1], "activation": ["linear", "linear"], "loss": "squared_error", "inputs": [1e200], "targets": [0.0],
+           "parameters": {"w11": 1.0, "b1": 0.0, "w21": 1e200, "b2": 0.0}}  # fmt: skip
+    derivation = sbp.derive(sbp.spec_from_dict(raw))
+    with pytest.raises(sbp.SymbackpropError) as caught:
+        sbp.solve(derivation)
+    # z1 = 1e200 is finite; z2 = 1e400 is the first value past float64's range
+    assert str(caught.value).startswith("z2 is inf for example 1, the first quantity to leave the floating-point range")
+
+
+def test_finite_differences_across_a_relu_kink_are_flagged_not_failed():
+    # z1 = w11·x1 + b1 = 0 exactly: ReLU's corner; w21 and b2 do not move z1
+    raw = {"layers": [1, 1, 1], "activation": ["relu", "linear"], "loss": "half_squared_error", "inputs": [1.0], "targets": [0.5],
+           "parameters": {"w11": 0.5, "b1": -0.5, "w21": 1.0, "b2": 0.0}}  # fmt: skip
+    check = sbp.gradcheck(sbp.derive(sbp.spec_from_dict(raw)))
+    assert check.near_kink == ["w11", "b1"]
+    assert check.ok
+    rows = {r.name: r for r in check.rows}
+    # the one-sided slopes differ, so the stencil's value is not the convention's 0
+    assert rows["w11"].chain_rule == 0.0 and rows["w11"].finite_difference != 0.0
+    away = sbp.gradcheck(sbp.derive(sbp.spec_from_dict({**raw, "parameters": {**raw["parameters"], "b1": -0.2}})))
+    assert away.near_kink == [] and away.ok
