@@ -35,7 +35,7 @@ INSTALL_HINT = 'no LaTeX found: install TeX Live (pdflatex) or run pip install "
 _SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
     "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
-    "|": r"\textbar{}", "\n": " ", "\r": " ",
+    "|": r"\textbar{}", "`": r"\textasciigrave{}", "\n": " ", "\r": " ",
 }  # fmt: skip
 _SPECIAL_PATTERN = re.compile("|".join(re.escape(c) for c in _SPECIAL))
 
