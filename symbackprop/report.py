@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,6 +84,7 @@ def _partial(factor: chain.Factor) -> str:
     return f"∂{factor.of}/∂{factor.wrt}"
 
 
+@functools.lru_cache(maxsize=8192)  # the same factors recur along every path through a layer
 def _text(expr: sympy.Expr) -> str:
     return sympy.sstr(expr)
 
