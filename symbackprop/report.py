@@ -89,12 +89,33 @@ def _text(expr: sympy.Expr) -> str:
     return sympy.sstr(expr)
 
 
+def activation_definitions(derivation: chain.Derivation) -> dict[str, dict[str, str]]:
+    """Each layer's activation as the derivation uses it: a = f(z) and the local factor ∂a/∂z."""
+    network = derivation.network
+    result = {}
+    for layer, neurons in enumerate(network.layers, start=1):
+        neuron = neurons[0]
+        definition = f"{neuron.a} = {_text(network.a_definition(neuron))}"
+        if network.activation(layer) == ops.SOFTMAX:
+            slope = f"d{neuron.a}/d{neuron.z} = {_text(chain.output_derivative(network, 0, 0))}"
+            if len(neurons) > 1:
+                slope += f", d{neuron.a}/d{neurons[1].z} = {_text(chain.output_derivative(network, 0, 1))}"
+        else:
+            local = network.elementwise(layer).derivative(neuron.z, neuron.a)
+            slope = f"d{neuron.a}/d{neuron.z} = {_text(local)}"
+        result[f"layer {layer}"] = {"name": network.activation(layer), "definition": definition, "derivative": slope}
+    return result
+
+
 def derivation_text(derivation: chain.Derivation, names: Sequence[str]) -> str:
     """For each parameter: the Leibniz chain, its factors, the δ form and the expanded form."""
     network = derivation.network
     spec = network.spec
     lines = [spec.title] if spec.title else []
-    lines += [_describe(spec), f"L = {_text(network.loss)}", ""]
+    lines += [_describe(spec), f"loss {spec.loss}: L = {_text(network.loss)}"]
+    for layer, entry in activation_definitions(derivation).items():
+        lines.append(f"{layer}, {entry['name']}: {entry['definition']} (first neuron), {entry['derivative']}")
+    lines.append("")
     lines.append("Error signals (each computed once, reused by every gradient below):")
     for symbol, delta in derivation.deltas.items():
         leibniz = " + ".join(" · ".join(_partial(f) for f in term) for term in delta.terms)
@@ -126,6 +147,7 @@ def derivation_json(derivation: chain.Derivation, names: Sequence[str], proof: d
         "title": spec.title,
         "layers": list(spec.layers),
         "loss": {"name": spec.loss, "expression": _text(network.loss)},
+        "activations": activation_definitions(derivation),
         "deltas": {
             symbol.name: {
                 "neuron": delta.neuron.z.name,

@@ -65,6 +65,8 @@ def test_derive_json_expression_reads_back_and_equals_sympy_diff(capsys):
     assert [(f["of"], f["wrt"]) for f in w11["chains"][0]] == [("L", "y"), ("y", "z3"), ("z3", "h1"), ("h1", "z1"), ("z1", "w11")]
     assert w11["delta_form"] == "delta1*x1"
     assert set(data["deltas"]) == {"delta1", "delta2", "delta3"}
+    assert data["activations"]["layer 1"] == {"name": "sigmoid", "definition": "h1 = sigmoid(z1)", "derivative": "dh1/dz1 = h1*(1 - h1)"}
+    assert data["loss"] == {"name": "half_squared_error", "expression": "(-t + y)**2/2"}
 
 
 def test_derive_text_for_one_parameter(capsys):
@@ -72,6 +74,15 @@ def test_derive_text_for_one_parameter(capsys):
     assert code == 0
     assert "∂L/∂y · ∂y/∂z3 · ∂z3/∂h1 · ∂h1/∂z1 · ∂z1/∂w11" in out
     assert "∂L/∂w31" not in out
+    assert "loss half_squared_error: L = (-t + y)**2/2" in out
+    assert "layer 2, sigmoid: y = sigmoid(z3) (first neuron), dy/dz3 = y*(1 - y)" in out
+
+
+def test_output_cut_short_by_the_reader_is_not_an_error():
+    # the deep example's derivation is far longer than a pipe's buffer
+    command = f"{sys.executable} -m symbackprop derive {EXAMPLES / 'big.yaml'} | head -1"
+    result = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.strip() == "Deep example: an 8-8-8-8-8-1 sigmoid network" and result.stderr == ""
 
 
 @pytest.mark.parametrize(
