@@ -97,9 +97,12 @@ def run_handout(args: argparse.Namespace) -> int:
 
     from symbackprop import files, handout, render
 
-    _, derivation = _load(args.spec)
+    loaded, derivation = _load(args.spec)
     output = Path(args.output)
+    training, examples = _handout_training(args, loaded)
     if args.variants is not None:
+        if training is not None:
+            raise SymbackpropError("--train: not with --variants; a training section goes in a single handout")
         written = render.write_variants(derivation, output, count=args.variants, seed=args.seed or 0,
                                         decimals=args.decimals, params=args.param, templates=args.templates)  # fmt: skip
         print(f"wrote {len(written)} files in {output} ({args.variants} students: exercise sheet and answer key each)")
@@ -108,7 +111,8 @@ def run_handout(args: argparse.Namespace) -> int:
         raise SymbackpropError("--seed: only used with --variants N")
     if output.suffix not in (".pdf", ".tex"):
         raise SymbackpropError(f"-o: {output}: must end in .pdf or .tex (or be a directory, with --variants)")
-    document = handout.build(derivation, mode=args.mode, decimals=args.decimals, params=args.param)
+    document = handout.build(derivation, mode=args.mode, decimals=args.decimals, params=args.param,
+                             examples=examples, training=training)  # fmt: skip
     made = render.Handout(document, templates=args.templates)
     if output.suffix == ".pdf" and render.backend() is None:
         tex = files.write_atomic(output.with_suffix(".tex"), made.latex())
@@ -116,6 +120,31 @@ def run_handout(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"wrote {made.write(output)}")
     return EXIT_OK
+
+
+def _handout_training(args: argparse.Namespace, loaded):
+    """The training run a handout's --train asks for, and the worked example when only the CSV has data."""
+    from pathlib import Path
+
+    from symbackprop import handout, spec, train
+
+    if args.train is None:
+        used = [flag for flag, value in (("--data", args.data), ("--batch-size", args.batch_size),
+                                         ("--train-seed", args.train_seed)) if value is not None]  # fmt: skip
+        if used:
+            raise SymbackpropError(f"{used[0]}: only used with --train EPOCHS")
+        return None, None
+    if args.train < 1:
+        raise SymbackpropError(f"--train: must be at least 1 epoch, got {args.train}")
+    if args.data:
+        data, source = train.load_csv(args.data, loaded), Path(args.data).name
+    else:
+        data, source = train.spec_data(loaded), "the spec's data"
+    run = handout.trained(loaded, data, epochs=args.train, batch_size=args.batch_size or 32, seed=args.train_seed or 0,
+                          source=source)  # fmt: skip
+    # a spec without examples works through the first line of the CSV
+    first = None if loaded.examples else (spec.Example(tuple(map(float, data.inputs[0])), tuple(map(float, data.targets[0]))),)
+    return run, first
 
 
 def _derive_vector(args: argparse.Namespace) -> int:
@@ -257,7 +286,9 @@ def _parser() -> argparse.ArgumentParser:
     handout = commands.add_parser(
         "handout", help="the derivation written out as a LaTeX/PDF handout, exercise sheet or answer key",
         description="Example: symbackprop handout examples/seed_2_2_1.yaml -o handout.pdf; "
-        "symbackprop handout spec.yaml -o sheets/ --variants 30 --seed 7 (an exercise sheet and a key per student).",
+        "symbackprop handout spec.yaml -o sheets/ --variants 30 --seed 7 (an exercise sheet and a key per student); "
+        "symbackprop handout examples/separable.yaml --train 200 --data examples/separable.csv -o trained.pdf "
+        "(with a training section and its loss curve).",
     )  # fmt: skip
     handout.add_argument("spec", help="network spec (.yaml, .json or .toml) with inputs and targets (or data)")
     handout.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -270,6 +301,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="write this parameter's gradient in full (repeatable; default: all of a small network)")  # fmt: skip
     handout.add_argument("--decimals", type=int, default=6, help="digits after the point in displayed numbers (default 6)")
     handout.add_argument("--templates", metavar="DIR", help="folder of *.tex.j2 templates that replace the shipped ones")
+    handout.add_argument("--train", type=int, metavar="EPOCHS",
+                         help="add a training section: EPOCHS of mini-batch gradient descent and the loss curve")  # fmt: skip
+    handout.add_argument("--data", metavar="FILE.csv",
+                         help="train on examples from a CSV file with a header line (default: the spec's data)")  # fmt: skip
+    handout.add_argument("--batch-size", type=int, metavar="N", help="examples per training step (default 32)")
+    handout.add_argument("--train-seed", type=int, metavar="S", help="seed of the training's shuffling (default 0)")
     handout.set_defaults(run=run_handout)
 
     train = commands.add_parser(

@@ -9,13 +9,14 @@ and only rounded here, for display.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
-from symbackprop import chain, finite_diff, numeric, ops, printing
+from symbackprop import chain, finite_diff, numeric, ops, printing, train
 from symbackprop.errors import SymbackpropError, did_you_mean
 from symbackprop.printing import Latex
 from symbackprop.spec import Example, Spec
@@ -29,6 +30,8 @@ EDGE_LABEL_MAX = 24  # above this many weights the figure names no edges
 INLINE_FAN_IN = 5  # wider sums are shown symbolically only, their numbers in the tables
 LISTED_PATHS, LISTED_FACTORS = 8, 7  # longer chain-rule sums do not fit a line; the δ form stands for them
 WIDE_LAYER = 4  # a layer with more neurons shows its first neuron in full, the rest in a table
+CURVE_POINTS = 200  # the loss curve keeps at most this many epochs; more only thicken the line
+CURVE_WIDTH, CURVE_HEIGHT = 12.0, 6.0  # cm
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,46 @@ class Table:
 
 
 @dataclass(frozen=True)
+class TrainingRun:
+    """A run of `train.train` and what it was given, for the handout's training section."""
+
+    result: train.TrainResult
+    examples: int
+    batch_size: int
+    seed: int
+    learning_rate: float
+    start: Mapping[str, float]  # the parameters the run began from
+    source: str = "the spec's data"  # user text: where the examples came from
+
+
+@dataclass(frozen=True)
+class LossCurve:
+    """Mean loss per epoch in TikZ coordinates (cm), with round tick values along both axes."""
+
+    width: float
+    height: float
+    points: tuple[tuple[float, float], ...]
+    x_ticks: tuple[tuple[float, Latex], ...]  # (position, label)
+    y_ticks: tuple[tuple[float, Latex], ...]
+
+
+@dataclass(frozen=True)
+class Training:
+    """The training section: settings, the loss curve, first and final loss, parameters before and after."""
+
+    epochs: int
+    batch_size: int
+    examples: int
+    seed: int
+    source: str
+    learning_rate: Latex
+    curve: LossCurve
+    first_loss: Latex
+    final_loss: Latex
+    parameters: Table
+
+
+@dataclass(frozen=True)
 class Document:
     """Everything a handout template needs; `title` is user text, the rest is LaTeX."""
 
@@ -127,11 +170,13 @@ class Document:
     check: Table
     check_ok: bool
     max_relative_error: Latex
+    training: Training | None = None
 
 
 def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
           params: Sequence[str] | None = None, examples: Sequence[Example] | None = None,
-          parameters: Mapping[str, float] | None = None, title: str | None = None) -> Document:  # fmt: skip
+          parameters: Mapping[str, float] | None = None, title: str | None = None,
+          training: TrainingRun | None = None) -> Document:  # fmt: skip
     """Compute the numbers and lay out every equation of the handout.
 
     Args:
@@ -139,6 +184,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         decimals: digits after the point in displayed numbers.
         params: the parameters to write out in full (default: all of a small network).
         examples, parameters, title: override the spec's (variants use this).
+        training: a training run (see `trained`) to add a section with its loss curve.
 
     Raises:
         SymbackpropError: unknown mode or parameter, or a spec without numbers.
@@ -190,7 +236,75 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         check=_check_table(derivation, check, decimals),
         check_ok=check.ok,
         max_relative_error=_scientific(check.max_relative_error),
+        training=None if training is None else _training(derivation, training, decimals),
     )
+
+
+def trained(spec: Spec, data: train.Data, *, epochs: int, batch_size: int, seed: int = 0,
+            source: str = "the spec's data") -> TrainingRun:  # fmt: skip
+    """Train on `data` (see `train.train`) and keep what the handout's training section says about the run.
+
+    Raises:
+        SymbackpropError: epochs or batch size below 1.
+    """
+    result = train.train(spec, data, epochs=epochs, batch_size=batch_size, seed=seed)
+    count = int(data.inputs.shape[0])
+    return TrainingRun(result, count, min(batch_size, count), seed, spec.learning_rate, dict(spec.parameters), source)
+
+
+def _training(derivation: chain.Derivation, run: TrainingRun, decimals: int) -> Training:
+    network = derivation.network
+    number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
+    history = run.result.loss_history
+    rows = tuple(
+        Row((Latex(network.latex(p)), number(run.start[p.name]), number(run.result.parameters[p.name])),
+            "frozen" if p.name in network.spec.frozen else "")
+        for p in network.parameters
+    )  # fmt: skip
+    header = (Latex(r"\text{parameter}"), Latex(r"\text{start}"), Latex(rf"\text{{after epoch {len(history)}}}"))
+    return Training(
+        epochs=len(history), batch_size=run.batch_size, examples=run.examples, seed=run.seed, source=run.source,
+        learning_rate=number(run.learning_rate), curve=loss_curve(history), first_loss=number(history[0]),
+        final_loss=number(history[-1]), parameters=Table("Parameters before and after training", header, rows),
+    )  # fmt: skip
+
+
+def loss_curve(history: Sequence[float], *, width: float = CURVE_WIDTH, height: float = CURVE_HEIGHT,
+               points: int = CURVE_POINTS) -> LossCurve:  # fmt: skip
+    """Mean loss per epoch (epoch 1 first) placed on axes with round ticks, thinned to at most `points` epochs."""
+    epochs = len(history)
+    keep = sorted(set(np.linspace(0, epochs - 1, min(points, epochs)).round().astype(int).tolist()))
+    x_ticks, x_low, x_high = nice_ticks(0, epochs, whole=True)
+    y_ticks, y_low, y_high = nice_ticks(min(history), max(history))
+    x = lambda epoch: (epoch - x_low) / (x_high - x_low) * width  # noqa: E731
+    y = lambda loss: (loss - y_low) / (y_high - y_low) * height  # noqa: E731
+    return LossCurve(
+        width, height, tuple((x(i + 1), y(history[i])) for i in keep),
+        tuple((x(v), Latex(label)) for v, label in x_ticks), tuple((y(v), Latex(label)) for v, label in y_ticks),
+    )  # fmt: skip
+
+
+def nice_ticks(low: float, high: float, *, count: int = 5,
+               whole: bool = False) -> tuple[tuple[tuple[float, str], ...], float, float]:  # fmt: skip
+    """About `count` ticks at round values (1, 2 or 5 times a power of ten) that cover [low, high].
+
+    With `whole`, ticks are whole numbers (epochs).
+
+    Returns:
+        (value, label) per tick, and the first and last tick value (the axis range).
+    """
+    if not high > low:  # one epoch, or a loss that does not move: a range around the value
+        pad = abs(low) * 0.1 or 1.0
+        low, high = low - pad, high + pad
+    rough = (high - low) / (count - 1)
+    power = 10.0 ** math.floor(math.log10(rough))
+    step = power * next(m for m, below in ((1, 1.5), (2, 3), (5, 7), (10, math.inf)) if rough / power < below)
+    step = max(step, 1.0) if whole else step
+    places = max(0, -math.floor(math.log10(step) + 1e-9))
+    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+    values = [round(k * step, places + 2) for k in range(first, last + 1)]
+    ticks = tuple((v, printing.number(v, decimals=places)) for v in values)
+    return ticks, values[0], values[-1]
 
 
 def _full_parameters(derivation: chain.Derivation, params: Sequence[str] | None) -> list[str]:
