@@ -140,8 +140,8 @@ def _handout_training(args: argparse.Namespace, loaded):
         data, source = train.load_csv(args.data, loaded), Path(args.data).name
     else:
         data, source = train.spec_data(loaded), "the spec's data"
-    run = handout.trained(loaded, data, epochs=args.train, batch_size=args.batch_size or 32, seed=args.train_seed or 0,
-                          source=source)  # fmt: skip
+    batch_size = 32 if args.batch_size is None else args.batch_size
+    run = handout.trained(loaded, data, epochs=args.train, batch_size=batch_size, seed=args.train_seed or 0, source=source)
     # a spec without examples works through the first line of the CSV
     first = None if loaded.examples else (spec.Example(tuple(map(float, data.inputs[0])), tuple(map(float, data.targets[0]))),)
     return run, first

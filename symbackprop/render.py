@@ -192,9 +192,14 @@ class Handout:
 
 
 def make(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
-         params: Sequence[str] | None = None, templates: str | Path | None = None) -> Handout:  # fmt: skip
-    """The handout of a derivation: ``make(derivation).write("handout.pdf")``."""
-    return Handout(handout.build(derivation, mode=mode, decimals=decimals, params=params), templates=templates)
+         params: Sequence[str] | None = None, templates: str | Path | None = None,
+         training: handout.TrainingRun | None = None) -> Handout:  # fmt: skip
+    """The handout of a derivation: ``make(derivation).write("handout.pdf")``.
+
+    With `training` (from `handout.trained`), it ends its update with a training section and the loss curve.
+    """
+    document = handout.build(derivation, mode=mode, decimals=decimals, params=params, training=training)
+    return Handout(document, templates=templates)
 
 
 def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: int, seed: int, decimals: int = 6,
