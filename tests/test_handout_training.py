@@ -121,7 +121,7 @@ def _shown(tex: str) -> tuple[int, float, float]:
 def _parameter_rows(tex: str) -> dict[str, tuple[float, float]]:
     start = tex.index(r"\text{after epoch")
     table = tex[start : tex.index(r"\end{longtable}", start)]
-    rows = re.findall(r"^(w_\{\d+\}|b_\{\d+\}) & (\S+) & (\S+) &", table, flags=re.M)
+    rows = re.findall(r"^(w_\{\d+\}|b_\{\d+\}) & (\S+) & (\S+) &", table, flags=re.MULTILINE)
     return {name.replace("_{", "").replace("}", ""): (float(a), float(b)) for name, a, b in rows}
 
 
