@@ -247,3 +247,13 @@ def test_spec_without_examples_needs_data(tmp_path, capsys):
     assert cli.main(["handout", str(SEPARABLE), "--train", "5", "-o", str(tmp_path / "h.tex")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pass --data FILE.csv" in err
+
+
+def test_exercise_sheet_does_not_give_away_the_update():
+    # after one full-batch epoch the final parameters are the update table's answers
+    spec = sbp.load_spec(SEED)
+    run = handout.trained(spec, train.spec_data(spec), epochs=1, batch_size=1)
+    exercise = render.latex(handout.build(sbp.derive(spec), mode="exercise", training=run))
+    solutions = render.latex(handout.build(sbp.derive(spec), mode="solutions", training=run))
+    assert r"\section*{Training}" in exercise and r"\text{after epoch" not in exercise
+    assert r"\text{after epoch 1}" in solutions
