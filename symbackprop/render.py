@@ -14,6 +14,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -135,15 +136,41 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
         runs = 1 if Path(command[0]).name == "latexmk" else 2  # pdflatex twice for the page references
         for _ in range(runs):
             try:
-                subprocess.run([*command, *safe, source.name], cwd=build, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=True)  # fmt: skip
-            except subprocess.TimeoutExpired:
-                raise LatexError(f"{command[0]}: no result after {timeout:g} s; the output was not written") from None
-            except subprocess.CalledProcessError:
-                raise LatexError(f"{command[0]} failed: {_errors(Path(build) / f'{JOB}.log')}") from None
+                status = _run_group([*command, *safe, source.name], cwd=build, env=env, timeout=timeout)
             except OSError as exc:
                 raise SymbackpropError(f"{command[0]}: cannot run ({exc.strerror}); {INSTALL_HINT}") from None
+            if status is None:
+                raise LatexError(f"{command[0]}: no result after {timeout:g} s; the output was not written")
+            if status != 0:
+                raise LatexError(f"{command[0]} failed: {_errors(Path(build) / f'{JOB}.log')}")
         return files.write_atomic(path, (Path(build) / f"{JOB}.pdf").read_bytes())
+
+
+def _run_group(args: list[str], *, cwd: str, env: dict[str, str], timeout: float) -> int | None:
+    """Run TeX in its own process group and return its exit status, or None after `timeout`.
+
+    On a timeout the whole group is killed: latexmk's pdflatex as well as latexmk.
+    TeX's own output is not needed; its log file holds the errors.
+    """
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        process.wait()
+        return None
+    finally:
+        if process.poll() is None:  # interrupted while waiting: leave no TeX behind
+            _kill_group(process)
+    return process.returncode
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    if hasattr(os, "killpg"):
+        os.killpg(process.pid, signal.SIGKILL)
+    else:  # Windows has no process groups here; the TeX process itself is what runs
+        process.kill()
 
 
 def _errors(log: Path) -> str:

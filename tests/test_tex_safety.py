@@ -1,5 +1,8 @@
 """TeX cannot be turned against the user: no file read, no command run, no endless run."""
 
+import time
+from pathlib import Path
+
 import pytest
 from conftest import EXAMPLES
 from test_render import needs_tex, pdf_text
@@ -30,11 +33,26 @@ def test_hostile_titles_are_printed_not_run(tmp_path, monkeypatch, title):
     assert not (tmp_path / "marker").exists()
 
 
+def tex_processes() -> set[int]:
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"tex" in (entry / "cmdline").read_bytes().split(b"\0")[0]:
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_a_looping_template_is_stopped_by_the_time_limit(tmp_path):
     needs_tex()
     tex = "\\documentclass{article}\\begin{document}" + LOOP + "\\end{document}\n"
     earlier = tmp_path / "out.pdf"
     earlier.write_bytes(b"earlier output")
+    before = tex_processes()
     with pytest.raises(render.LatexError, match=r"no result after 3 s; the output was not written"):
         render.compile_pdf(tex, earlier, timeout=3)
     assert earlier.read_bytes() == b"earlier output"
+    if Path("/proc").is_dir():  # no TeX process (latexmk's pdflatex included) may outlive the limit
+        time.sleep(0.5)
+        assert tex_processes() <= before
