@@ -193,16 +193,23 @@ def micrograd_backprop(Ws, bs, X, T):
     total.backward()
 
 
-def race(functions: dict, *, repeat: int) -> dict:
-    """Best time of each function, taking turns so that a busy moment hits all of them alike."""
+def race(functions: dict, *, repeat: int, block: int = 5) -> dict:
+    """Best time of each function, taking turns so that a busy moment hits all of them alike.
+
+    Each turn is a block of consecutive calls, and the first of a block does not count: after
+    PyTorch's turn its OpenMP threads keep spinning for a while, and a call straight after
+    would be timed against them.
+    """
     for function in functions.values():
         function()
     best = {name: math.inf for name in functions}
     for _ in range(repeat):
         for name, function in functions.items():
-            start = time.perf_counter()
             function()
-            best[name] = min(best[name], time.perf_counter() - start)
+            for _ in range(block):
+                start = time.perf_counter()
+                function()
+                best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 

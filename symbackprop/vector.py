@@ -305,8 +305,8 @@ class VectorEvaluator:
         per_layer: list[tuple[np.ndarray, np.ndarray | None]] = [None] * len(matrices)  # type: ignore[list-item]
         for l in range(len(matrices) - 1, -1, -1):
             W, b = matrices[l]
-            # (Aᵀδ)ᵀ is δ(a)ᵀ summed over the batch; this operand order is the fast one for OpenBLAS
-            per_layer[l] = ((activations[l].T @ delta).T / count, None if b is None else delta.sum(axis=0) / count)
+            # δᵀA sums δ(a)ᵀ over the batch and comes out row-major, as the flat vector stores W
+            per_layer[l] = ((delta.T / count) @ activations[l], None if b is None else delta.sum(axis=0) / count)
             if l:
                 delta = (delta @ W) * self._slope[l - 1](zs[l - 1], activations[l])
         return Gradients(losses, self._scatter(per_layer))
