@@ -219,22 +219,26 @@ def torch_tensors(torch, Ws, bs, X, T):
     return tW, tb, torch.tensor(X), torch.tensor(T)
 
 
+def contest(ours, matrices, X, T, output, *, torch, repeat) -> dict:
+    """Race our gradient against hand-written NumPy and (when installed) PyTorch on the same weights."""
+    Ws = [W for W, _ in matrices]
+    bs = [b for _, b in matrices]
+    contenders = {"ours": ours, "hand-written NumPy": lambda: numpy_backprop(Ws, bs, X, T, output)}
+    if torch is not None:
+        tW, tb, tX, tT = torch_tensors(torch, Ws, bs, X, T)
+        contenders["PyTorch autograd (CPU)"] = lambda: torch_backprop(torch, tW, tb, tX, tT, output)
+    return race(contenders, repeat=repeat)
+
+
 def gradient_rows(layers, count, repeat, torch):
     spec = sigmoid_spec(layers)
     X, T = batch(layers, count)
     evaluator = fused.FusedEvaluator(api.derive(spec))
     flat = evaluator.flat(spec.parameters)
     matrices = vector.VectorEvaluator(vector.derive(spec)).matrices(flat)
+    times = contest(lambda: evaluator.gradients(X, T, flat), matrices, X, T, "sigmoid", torch=torch, repeat=repeat)
     Ws = [W for W, _ in matrices]
     bs = [b for _, b in matrices]
-    contenders = {
-        "ours": lambda: evaluator.gradients(X, T, flat),
-        "hand-written NumPy": lambda: numpy_backprop(Ws, bs, X, T, "sigmoid"),
-    }
-    if torch is not None:
-        tW, tb, tX, tT = torch_tensors(torch, Ws, bs, X, T)
-        contenders["PyTorch autograd (CPU)"] = lambda: torch_backprop(torch, tW, tb, tX, tT, "sigmoid")
-    times = race(contenders, repeat=repeat)
     sample = 200
     per_example = best_time(lambda: micrograd_backprop(Ws, bs, X[:sample], T[:sample]), repeat=1, warmup=0) / sample
     times["micrograd-style Python (extrapolated)"] = per_example * count
@@ -252,16 +256,7 @@ def wide_rows(repeat, torch):
     T = np.eye(10)[rng.integers(0, 10, 256)]
     flat = evaluator.flat(spec.parameters)
     matrices = evaluator.matrices(flat)
-    Ws = [W for W, _ in matrices]
-    bs = [b for _, b in matrices]
-    contenders = {
-        "ours": lambda: evaluator.gradients(X, T, flat),
-        "hand-written NumPy": lambda: numpy_backprop(Ws, bs, X, T, "softmax"),
-    }
-    if torch is not None:
-        tW, tb, tX, tT = torch_tensors(torch, Ws, bs, X, T)
-        contenders["PyTorch autograd (CPU)"] = lambda: torch_backprop(torch, tW, tb, tX, tT, "softmax")
-    times = race(contenders, repeat=repeat)
+    times = contest(lambda: evaluator.gradients(X, T, flat), matrices, X, T, "softmax", torch=torch, repeat=repeat)
     ours = times.pop("ours")
     return [("gradient [784,128,10] batch 256 (vector form)", ours, name, value) for name, value in times.items()]
 

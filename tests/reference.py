@@ -181,3 +181,52 @@ def sympy_gradients(raw, params):
     loss, symbols = sympy_mean_loss(raw, params)
     at = {symbols[n]: sympy.Float(v, 30) for n, v in params.items()}
     return {n: float(sympy.diff(loss, s).xreplace(at)) for n, s in symbols.items()}
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def numpy_training(params, n_in, n_hidden, X, T, *, loss, epochs, batch_size, seed, rate):
+    """Mini-batch gradient descent on an n_in-n_hidden-1 sigmoid network (½ squared error or BCE).
+
+    Neurons numbered 1..H in the hidden layer and H+1 at the output, weights w_jk, biases b_j.
+
+    Each epoch draws one permutation from default_rng(seed) and steps on its
+    batches in turn; the history is the mean loss over all examples after each epoch.
+    """
+    W1 = np.array([[params[f"w{j}{k}"] for k in range(1, n_in + 1)] for j in range(1, n_hidden + 1)])
+    b1 = np.array([params[f"b{j}"] for j in range(1, n_hidden + 1)])
+    out = n_hidden + 1
+    w2 = np.array([params[f"w{out}{k}"] for k in range(1, n_hidden + 1)])
+    b2 = params[f"b{out}"]
+    t_all = T[:, 0]
+
+    def forward(Xb):
+        H = _sigmoid(Xb @ W1.T + b1)
+        return H, _sigmoid(H @ w2 + b2)
+
+    def mean_loss(y, t):
+        if loss == "half_squared_error":
+            return float(np.mean(0.5 * (y - t) ** 2))
+        return float(np.mean(-(t * np.log(y) + (1 - t) * np.log(1 - y))))
+
+    rng = np.random.default_rng(seed)
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            Xb, t = X[idx], t_all[idx]
+            H, y = forward(Xb)
+            # δ at the output: (ŷ − t)·ŷ(1 − ŷ) for ½(ŷ − t)², ŷ − t for cross-entropy after a sigmoid
+            d_out = (y - t) * y * (1 - y) if loss == "half_squared_error" else y - t
+            d_hid = np.outer(d_out, w2) * H * (1 - H)
+            n = len(idx)
+            W1, b1 = W1 - rate * d_hid.T @ Xb / n, b1 - rate * d_hid.sum(0) / n
+            w2, b2 = w2 - rate * H.T @ d_out / n, b2 - rate * d_out.sum() / n
+        history.append(mean_loss(forward(X)[1], t_all))
+    final = {f"w{j}{k}": W1[j - 1, k - 1] for j in range(1, n_hidden + 1) for k in range(1, n_in + 1)}
+    final |= {f"b{j}": b1[j - 1] for j in range(1, n_hidden + 1)}
+    final |= {f"w{out}{k}": w2[k - 1] for k in range(1, n_hidden + 1)} | {f"b{out}": b2}
+    return history, final

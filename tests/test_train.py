@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import reference
 
 import symbackprop as sbp
 from symbackprop import cli, train
@@ -16,46 +17,12 @@ CSV = EXAMPLES / "separable.csv"
 THRESHOLD = 0.05  # mean binary cross-entropy the separable set must get below
 
 
-def _reference(params, X, T, *, epochs, batch_size, seed, rate):
-    """2-3-1 sigmoid network, BCE, written from the textbook rules: δ_out = ŷ − t, δ_h = w·δ_out·h(1 − h)."""
-    W1 = np.array([[params[f"w{j}{k}"] for k in (1, 2)] for j in (1, 2, 3)])
-    b1 = np.array([params[f"b{j}"] for j in (1, 2, 3)])
-    w2 = np.array([params[f"w4{k}"] for k in (1, 2, 3)])
-    b2 = params["b4"]
-    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-
-    def forward(Xb):
-        H = sig(Xb @ W1.T + b1)
-        return H, sig(H @ w2 + b2)
-
-    rng = np.random.default_rng(seed)
-    history = []
-    for _ in range(epochs):
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), batch_size):
-            idx = order[start : start + batch_size]
-            Xb, tb = X[idx], T[idx, 0]
-            H, y = forward(Xb)
-            d_out = y - tb
-            d_hid = np.outer(d_out, w2) * H * (1 - H)
-            n = len(idx)
-            W1 = W1 - rate * d_hid.T @ Xb / n
-            b1 = b1 - rate * d_hid.sum(0) / n
-            w2 = w2 - rate * H.T @ d_out / n
-            b2 = b2 - rate * d_out.sum() / n
-        _, y = forward(X)
-        history.append(float(np.mean(-(T[:, 0] * np.log(y) + (1 - T[:, 0]) * np.log(1 - y)))))
-    final = {f"w{j}{k}": W1[j - 1, k - 1] for j in (1, 2, 3) for k in (1, 2)}
-    final |= {f"b{j}": b1[j - 1] for j in (1, 2, 3)} | {f"w4{k}": w2[k - 1] for k in (1, 2, 3)} | {"b4": b2}
-    return history, final
-
-
 def test_training_matches_numpy_reference_epoch_by_epoch():
     spec = sbp.load_spec(SPEC)
     data = train.load_csv(CSV, spec)
     result = train.train(spec, data, epochs=40, batch_size=5, seed=3)
-    history, final = _reference(spec.parameters, data.inputs, data.targets, epochs=40, batch_size=5, seed=3,
-                                rate=spec.learning_rate)  # fmt: skip
+    history, final = reference.numpy_training(spec.parameters, 2, 3, data.inputs, data.targets, loss=spec.loss,
+                                              epochs=40, batch_size=5, seed=3, rate=spec.learning_rate)  # fmt: skip
     np.testing.assert_allclose(result.loss_history, history, rtol=1e-10)
     for name, value in final.items():
         assert result.parameters[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
