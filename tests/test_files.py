@@ -31,6 +31,20 @@ def test_a_failed_write_keeps_the_earlier_file_and_leaves_no_part(tmp_path, monk
     assert [p.name for p in tmp_path.iterdir()] == ["out.pdf"]
 
 
+def test_new_files_get_the_umask_mode_and_old_files_keep_theirs(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        fresh = files.write_atomic(tmp_path / "new.pdf", b"x")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.tex"
+        kept.write_text("old")
+        kept.chmod(0o600)
+        files.write_atomic(kept, "new")
+        assert kept.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(umask)
+
+
 def test_missing_folder_is_one_line(tmp_path):
     with pytest.raises(SymbackpropError, match="no such directory"):
         files.write_atomic(tmp_path / "nope" / "out.tex", "x")
