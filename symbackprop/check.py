@@ -80,19 +80,13 @@ def load_answers(path: str | Path) -> Answers:
     path = Path(path)
     text = files.read_text(path)
     suffix = path.suffix.lower()
-    try:
+    with files.parse_errors(path):
         if suffix == ".json":
             raw = json.loads(text, parse_float=_Raw, parse_int=_Raw, parse_constant=_Raw)
         elif suffix == ".toml":
             raw = tomllib.loads(text, parse_float=_Raw)
         else:
             raw = _yaml_raw(yaml.compose(text, Loader=yaml.SafeLoader))
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"{path}: invalid TOML: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise files.yaml_error(path, exc) from None
     if raw is None:
         raise InputFileError(f"{path}: the file is empty; give at least one of {', '.join(SECTIONS)}")
     return answers_from_mapping(raw, source=str(path))

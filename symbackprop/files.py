@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -31,12 +34,25 @@ def read_text(path: str | Path) -> str:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def yaml_error(path: str | Path, exc: yaml.YAMLError) -> InputFileError:
-    """A one-line error for invalid YAML, with the line where the parser stopped."""
-    mark = getattr(exc, "problem_mark", None)
-    line = f":{mark.line + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return InputFileError(f"{path}{line}: invalid YAML: {problem}")
+@contextlib.contextmanager
+def parse_errors(path: str | Path) -> Iterator[None]:
+    """Turn a JSON, TOML or YAML parser's exception into a one-line InputFileError.
+
+    The line is given where the parser knows it. A ValueError is a duplicate JSON key
+    (from an object_pairs_hook) or a YAML value such as an impossible date.
+    """
+    kind = {".json": "JSON", ".toml": "TOML"}.get(Path(path).suffix.lower(), "YAML")
+    try:
+        yield
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputFileError(f"{path}{line}: invalid YAML: {problem}") from None
+    except ValueError as exc:  # TOMLDecodeError is a ValueError too
+        raise InputFileError(f"{path}: invalid {kind}: {exc}") from None
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:

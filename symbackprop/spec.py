@@ -148,21 +148,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
     text = files.read_text(path)
     suffix = path.suffix.lower()
-    try:
+    with files.parse_errors(path):
         if suffix == ".json":
             data = json.loads(text, object_pairs_hook=_no_duplicates)
         elif suffix == ".toml":
             data = tomllib.loads(text)
         else:
             data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    except ValueError as exc:  # a duplicate JSON key, or a YAML value such as an impossible date
-        raise InputFileError(f"{path}: invalid {suffix.lstrip('.').upper() or 'YAML'}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"{path}: invalid TOML: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise files.yaml_error(path, exc) from None
     if data is None:
         raise InputFileError(f"{path}: the file is empty; a spec needs at least 'layers' and 'loss'")
     if not isinstance(data, dict):
