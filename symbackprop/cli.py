@@ -77,8 +77,6 @@ def run_derive(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    import os
-
     from symbackprop import check
 
     _, derivation = _load(args.spec)
