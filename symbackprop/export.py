@@ -3,11 +3,17 @@
 The module computes what the engine computes, in the same order: the forward
 pass (z, h, ŷ), the loss, the δ's output layer first, then each gradient as
 δ × source. Every function takes numbers or NumPy arrays of examples.
+
+Nothing from the spec is pasted into the source: the title and the spec's file
+name reach it only as `repr()` of a str (the docstring is a string literal), and
+variables are the spec's names, which passed naming.check_custom_name (never np,
+a kernel or a keyword), or internal identifiers (`_v0, _v1, …`) when asked for.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy
@@ -31,10 +37,21 @@ KERNELS = {
 
 
 class CodePrinter(NumPyPrinter):
-    """NumPy code with `np.` names, our activations as plain calls and Max as nested np.maximum."""
+    """NumPy code with `np.` names, our activations as plain calls and Max as nested np.maximum.
 
-    def __init__(self) -> None:
+    Symbols print as `identifiers` says; the code calls nothing but `np.…` and the kernels,
+    never a Python builtin, so that no parameter name can shadow what it calls.
+    """
+
+    def __init__(self, identifiers: Mapping[sympy.Symbol, str]) -> None:
         super().__init__({"allow_unknown_functions": True, "fully_qualified_modules": True})
+        self.identifiers = identifiers
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self.identifiers[expr]
+
+    def _print_Abs(self, expr: sympy.Abs) -> str:
+        return f"numpy.abs({self._print(expr.args[0])})"
 
     def _print_Max(self, expr: sympy.Max) -> str:
         text = self._print(expr.args[0])
@@ -48,43 +65,58 @@ class CodePrinter(NumPyPrinter):
             text = f"numpy.minimum({text}, {self._print(arg)})"
         return text
 
-    def _print_erf(self, expr: sympy.Expr) -> str:
-        raise SymbackpropError("export: erf has no NumPy function, so a module using it would need SciPy; "
-                               "use another activation formula to export")  # fmt: skip
-
     def doprint(self, expr, assign_to=None) -> str:  # type: ignore[override]
         return super().doprint(expr, assign_to).replace("numpy.", "np.")
 
 
 @dataclass(frozen=True)
 class Program:
-    """The derivation as straight-line assignments: arguments, steps, loss and gradients."""
+    """The derivation as straight-line assignments: arguments, steps, loss and gradients.
+
+    Every str but `names` is an identifier in the code; `names` are the parameters'
+    names in the spec, in the order of `parameters`.
+    """
 
     inputs: tuple[str, ...]
     targets: tuple[str, ...]
     parameters: tuple[str, ...]
-    forward: tuple[tuple[str, str], ...]  # (name, code) of z, h, ŷ
-    loss: str  # name of the loss variable, assigned last in `forward_and_loss`
+    forward: tuple[tuple[str, str], ...]  # (identifier, code) of z, h, ŷ
+    loss: str  # identifier of the loss variable, assigned last in `forward_and_loss`
     loss_step: tuple[str, str]
     backward: tuple[tuple[str, str], ...]  # δ's, output layer first
     gradients: tuple[tuple[str, str], ...]  # parameter name -> code of ∂L/∂parameter
     kernels: tuple[str, ...]  # activation kernels the code calls
+    names: tuple[str, ...]
 
 
-def program(derivation: chain.Derivation) -> Program:
-    """Print every assignment of the derivation as NumPy code."""
+def program(derivation: chain.Derivation, *, internal: bool = False) -> Program:
+    """Print every assignment of the derivation as NumPy code.
+
+    Args:
+        internal: name the variables `_v0, _v1, …` instead of the spec's names, for code
+            that is compiled, not read, and uses identifiers of its own.
+    """
     network = derivation.network
-    printer = CodePrinter()
-    forward = [(s.name, printer.doprint(e)) for s, e in numeric.forward_assignments(derivation)]
+    forward_steps = numeric.forward_assignments(derivation)
     loss_symbol, loss_expr = numeric.loss_assignment(derivation)
-    backward = [(s.name, printer.doprint(d.definition)) for s, d in derivation.deltas.items()]
-    gradients = [(name, printer.doprint(g.delta_form)) for name, g in derivation.gradients.items()]
-    code = " ".join(c for _, c in [*forward, (loss_symbol.name, printer.doprint(loss_expr)), *backward, *gradients])
+    symbols = [*network.inputs, *network.targets, *network.parameters, *(s for s, _ in forward_steps),
+               loss_symbol, *derivation.deltas]  # fmt: skip
+    if internal:
+        identifiers = {s: i.name for s, i in numeric.internal_symbols(symbols).items()}
+    else:
+        identifiers = {s: s.name for s in symbols}
+    printer = CodePrinter(identifiers)
+    name = identifiers.__getitem__
+    forward = [(name(s), printer.doprint(e)) for s, e in forward_steps]
+    loss_step = (name(loss_symbol), printer.doprint(loss_expr))
+    backward = [(name(s), printer.doprint(d.definition)) for s, d in derivation.deltas.items()]
+    gradients = [(p, printer.doprint(g.delta_form)) for p, g in derivation.gradients.items()]
+    code = " ".join(c for _, c in [*forward, loss_step, *backward, *gradients])
     used = tuple(k for k in KERNELS if re.search(rf"\b{k}\(", code))
     return Program(
-        tuple(s.name for s in network.inputs), tuple(s.name for s in network.targets),
-        tuple(p.name for p in network.parameters), tuple(forward), loss_symbol.name,
-        (loss_symbol.name, printer.doprint(loss_expr)), tuple(backward), tuple(gradients), used,
+        tuple(map(name, network.inputs)), tuple(map(name, network.targets)), tuple(map(name, network.parameters)),
+        tuple(forward), loss_step[0], loss_step, tuple(backward), tuple(gradients), used,
+        tuple(p.name for p in network.parameters),
     )  # fmt: skip
 
 
@@ -109,19 +141,21 @@ def module_source(derivation: chain.Derivation, *, source: str = "") -> str:
     arguments = ", ".join([*prog.inputs, *prog.targets, *prog.parameters])
     shape = "-".join(map(str, spec.layers))
     title = spec.title or f"a {shape} network"
-    lines = [
-        f'"""Loss and gradients of {title}.',
+    docstring = [
+        f"Loss and gradients of {title}.",
         "",
         f"Network {shape}, activations {', '.join(spec.activations)}, loss {spec.loss}.",
         f"Generated by symbackprop {__version__}" + (f" from {source}" if source else "") + "; needs only NumPy.",
         "Every argument is a number or a NumPy array with one entry per example.",
-        '"""',
+    ]
+    lines = [
+        *_docstring(docstring),
         "",
         "import numpy as np",
         "",
         f"INPUTS = {prog.inputs!r}",
         f"TARGETS = {prog.targets!r}",
-        f"PARAMETERS = {prog.parameters!r}",
+        f"PARAMETERS = {prog.names!r}",
     ]
     for name in prog.kernels:
         doc, body = KERNELS[name]
@@ -154,3 +188,14 @@ def module_source(derivation: chain.Derivation, *, source: str = "") -> str:
         "    return mean(loss(*columns)), {name: mean(value) for name, value in grads.items()}",
     ]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _docstring(lines: list[str]) -> list[str]:
+    """A module docstring holding `lines` as text, each line one repr() literal, joined by Python.
+
+    Adjacent string literals in brackets are one constant, so this is the module's
+    __doc__; repr() is what makes any title or file name (quotes, backslashes,
+    newlines, \\N{…}) a literal that means exactly that text.
+    """
+    text = "\n".join(lines) + "\n"
+    return ["(", *(f"    {str(line)!r}" for line in text.splitlines(keepends=True)), ")"]

@@ -57,8 +57,9 @@ class FusedEvaluator:
     """
 
     def __init__(self, derivation: chain.Derivation, *, use_numba: bool | None = None) -> None:
-        self.program = export.program(derivation)
-        self.parameter_names = list(self.program.parameters)
+        # internal identifiers: the loop's own variables (n, c, i, size, X, …) are valid parameter names
+        self.program = export.program(derivation, internal=True)
+        self.parameter_names = list(self.program.names)
         self.uses_numba = available() if use_numba is None else use_numba
         self._run = None
         if self.uses_numba:
@@ -120,7 +121,7 @@ def _compile_numba(prog: export.Program):
     exec(_SCALAR_KERNELS, namespace)  # our own fixed source, not user input
     for name in export.KERNELS:
         namespace[name] = numba.njit(namespace[name])
-    # The generated code is printed from our own expressions; names are validated identifiers.
+    # The generated code is printed from our own expressions over internal identifiers (_v0, _v1, …).
     exec(_source(prog), namespace)
     # Compiled now, for C-ordered float arrays, so that a formula numba cannot type fails here.
     signature = "f8[::1](f8[:, ::1], f8[:, ::1], f8[::1])"
@@ -130,7 +131,7 @@ def _compile_numba(prog: export.Program):
 
 def _compile_numpy(derivation: chain.Derivation):
     namespace: dict = {}
-    exec(export.module_source(derivation), namespace)  # generated from our own expressions
+    exec(export.module_source(derivation), namespace)  # user text only as repr(), names checked (see export)
     names = namespace["PARAMETERS"]
 
     def run(X: np.ndarray, T: np.ndarray, P: np.ndarray) -> np.ndarray:

@@ -77,13 +77,14 @@ class Network:
 def build(spec: Spec) -> Network:
     """Create the symbols of `spec`'s network; a name used twice is one (tied) symbol."""
     lay = naming.layout(spec.layers, scheme=spec.naming, bias=spec.bias)
+    defaults = naming.default_latex(lay) if spec.rename else {}
     latex: dict[sympy.Symbol, str] = {}
 
     def symbol(name: naming.Name) -> sympy.Symbol:
         final = spec.rename.get(name.ascii, name.ascii)
         sym = sympy.Symbol(final, real=True)
         if sym not in latex:
-            latex[sym] = name.latex if final == name.ascii else _latex_for(final, lay)
+            latex[sym] = name.latex if final == name.ascii else naming.parameter_latex(final, defaults)
         return sym
 
     inputs = tuple(symbol(n) for n in lay.inputs)
@@ -104,11 +105,3 @@ def build(spec: Spec) -> Network:
     loss = ops.LOSSES[spec.loss].build(outputs, targets)
     return Network(spec, inputs, targets, tuple(layers), parameters, latex, loss_symbol, loss)
 
-
-def _latex_for(name: str, lay: naming.Layout) -> str:
-    """LaTeX of a renamed parameter: the default's LaTeX when it is tied to a default name."""
-    for layer_w, layer_b in zip(lay.weights, lay.biases):
-        for candidate in [w for row in layer_w for w in row] + [b for b in layer_b if b]:
-            if candidate.ascii == name:
-                return candidate.latex
-    return naming.custom_latex(name)

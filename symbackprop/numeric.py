@@ -3,6 +3,8 @@
 The derived quantities are assignments (z, h, ŷ, L, δ) in the order backpropagation
 computes them. They are handed to `sympy.lambdify` as its common-subexpression list,
 so the generated NumPy code evaluates each intermediate once, as the chain rule does.
+The code is generated over internal symbols `_v0, _v1, …`, never the spec's names:
+a parameter called e, maximum or sum must not shadow what the generated code calls.
 """
 
 from __future__ import annotations
@@ -67,12 +69,12 @@ class Evaluator:
         self.delta_symbols = [symbol for symbol, _ in backward]
         self.parameter_names = list(derivation.gradients)
         gradient_exprs = [g.delta_form for g in derivation.gradients.values()]
-        self._full = _compile(self.arguments, forward + [loss] + backward,
-                              [*self.forward_symbols, network.loss_symbol, *self.delta_symbols, *gradient_exprs])  # fmt: skip
+        outputs = [*self.forward_symbols, network.loss_symbol, *self.delta_symbols, *gradient_exprs]
+        self._full = compile_expressions(self.arguments, outputs, assignments=forward + [loss] + backward)
         # pre-activations of ReLU-like neurons, to tell when a finite difference straddles a kink
         self.kinked = [n.z for n in network.neurons if network.activation(n.layer) != ops.SOFTMAX
                        and network.elementwise(n.layer).has_kink]  # fmt: skip
-        self._loss = _compile(self.arguments, forward + [loss], [network.loss_symbol, *self.kinked])
+        self._loss = compile_expressions(self.arguments, [network.loss_symbol, *self.kinked], assignments=forward + [loss])
 
     def _columns(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> list:
         inputs = np.array([e.inputs for e in examples], dtype=float).T
@@ -120,12 +122,30 @@ class NumericError(SymbackpropError):
     """A value overflowed or became undefined; the message names the first such quantity."""
 
 
-def _compile(arguments: list[sympy.Symbol], assignments: list[tuple[sympy.Symbol, sympy.Expr]],
-             outputs: list[sympy.Expr]) -> Callable:  # fmt: skip
-    """lambdify `outputs`, computing `assignments` first, in order, as the generated code's locals."""
-    return sympy.lambdify(
-        arguments, outputs, modules=[ops.NUMPY_KERNELS, "numpy"], cse=lambda _exprs: (assignments, outputs)
-    )
+def internal_symbols(symbols: Sequence[sympy.Symbol]) -> dict[sympy.Symbol, sympy.Symbol]:
+    """Each distinct symbol -> `_v0`, `_v1`, … in the order given.
+
+    No name a user may choose starts with _ (naming.NAME_PATTERN), and the NumPy star
+    import in lambdify's namespace skips such names, so these collide with nothing.
+    """
+    return {symbol: sympy.Symbol(f"_v{i}", real=True) for i, symbol in enumerate(dict.fromkeys(symbols))}
+
+
+def compile_expressions(arguments: Sequence[sympy.Symbol], outputs: Sequence[sympy.Expr], *,
+                        assignments: Sequence[tuple[sympy.Symbol, sympy.Expr]] = ()) -> Callable:  # fmt: skip
+    """lambdify `outputs` of `arguments`, computing `assignments` first, in order, as the code's locals.
+
+    Every argument and assigned symbol is renamed to an internal symbol first, so that
+    no user's name reaches the generated source.
+    """
+    internal = internal_symbols([*arguments, *(symbol for symbol, _ in assignments)])
+    steps = [(internal[symbol], expr.xreplace(internal)) for symbol, expr in assignments]
+    results = [expr.xreplace(internal) for expr in outputs]
+    stray = set().union(*(e.free_symbols for e in [*results, *(e for _, e in steps)])) - set(internal.values())
+    if stray:  # an expression in a symbol that is neither an argument nor assigned: a bug, not user input
+        raise ValueError(f"compile_expressions: no value for {sorted(map(str, stray))}")
+    return sympy.lambdify([internal[a] for a in arguments], results, modules=[ops.NUMPY_KERNELS, "numpy"],
+                          cse=lambda _exprs: (steps, results))  # fmt: skip
 
 
 def solve(derivation: Derivation, *, parameters: Mapping[str, float] | None = None,

@@ -98,3 +98,19 @@ def test_long_sums_are_elided(seed):
     s = symbols(seed.network)
     terms = [s["w11"] * s["x1"], s["w12"] * s["x2"], s["w21"], s["w22"], s["w31"], s["b1"]]
     assert printing.elided_sum(terms, seed.network) == r"w_{11} x_{1} + w_{12} x_{2} + \cdots + w_{31} + b_{1}"
+
+
+@pytest.mark.parametrize(
+    ("rename", "expected"),
+    [
+        ({"w11": "beta", "w12": "e"}, r"\beta x_{1} + e x_{2} + b_{1}"),
+        ({"w11": "Lambda", "w12": "sum"}, r"\mathit{Lambda} x_{1} + \mathit{sum} x_{2} + b_{1}"),
+        ({"w11": "w_a1", "w12": "gamma_2"}, r"w_{a1} x_{1} + \gamma_{2} x_{2} + b_{1}"),
+        ({"w11": "w12", "w12": "w11"}, r"w_{12} x_{1} + w_{11} x_{2} + b_{1}"),  # swapped names keep their own LaTeX
+    ],
+)
+def test_renamed_parameters_typeset_as_their_own_names(rename, expected):
+    spec = sbp.spec_from_dict({"layers": [2, 1], "loss": "half_squared_error", "rename": rename})
+    network = sbp.derive(spec).network
+    neuron = network.neurons[0]
+    assert printing.latex(network.z_definition(neuron), network) == expected
