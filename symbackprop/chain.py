@@ -8,16 +8,25 @@ only for networks small enough to write out.
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
 from math import prod
 
+import mpmath
 import sympy
 
-from symbackprop import ops
+from symbackprop import ops, realness
 from symbackprop.graph import Network, Neuron
 
 MAX_PATHS = 64  # beyond this many chain-rule paths per parameter, only the δ form is kept
 EXPAND_LIMIT = 64  # connections up to which gradients are also written in x, t and parameters
+EXPAND_DEPTH = 8  # layers up to which they are: nested deeper, SymPy's recursive diff and printing overflow the stack
+TIDY_LIMIT = 150  # operations up to which a δ is factored and cancelled; a larger one is kept as built
+EXPAND_TERMS = 20_000  # terms up to which the proof multiplies a numerator out
+SIMPLIFY_LIMIT = 80  # operations up to which the proof falls back on sympy.simplify
+SYMBOLIC_NODES = 3_000  # tree nodes up to which the proof is symbolic; beyond, 50-digit values at random points
+EXPANDED_NODES = 100_000  # tree nodes up to which a custom formula's expanded form is kept (it prints whole)
 
 
 @dataclass(frozen=True)
@@ -79,20 +88,28 @@ class Derivation:
         return [n for n in self.gradients if n not in self.network.spec.frozen]
 
 
+def expandable(layers: tuple[int, ...]) -> bool:
+    """True when gradients of a network with these layer sizes are small enough to write in x, t and parameters."""
+    connections = sum(a * b for a, b in zip(layers, layers[1:]))
+    return connections <= EXPAND_LIMIT and len(layers) - 1 <= EXPAND_DEPTH
+
+
 def derive(network: Network, *, expand: bool | None = None) -> Derivation:
     """Derive ∂L/∂p for every parameter p of `network` by the chain rule.
 
     Args:
         expand: write gradients in inputs, targets and parameters; by default
-            only when the network has at most EXPAND_LIMIT connections.
+            only when `expandable(network.spec.layers)`.
     """
     loss_derivatives = {y: sympy.diff(network.loss, y) for y in network.outputs}
     deltas = _deltas(network, loss_derivatives)
     occurrences = _occurrences(network)
     path_counts = _path_counts(network)
-    connections = sum(len(n.weights) for n in network.neurons)
-    if expand is None:
-        expand = connections <= EXPAND_LIMIT
+    automatic = expand is None
+    if automatic:
+        expand = expandable(network.spec.layers)
+    if automatic and expand and _too_large(network):
+        expand = False  # a custom formula using z many times would write out to megabytes: keep the δ forms
     expanded_values = _expanded_values(network, deltas) if expand else None
 
     gradients = {}
@@ -110,6 +127,27 @@ def derive(network: Network, *, expand: bool | None = None) -> Derivation:
         expanded = delta_form.xreplace(expanded_values) if expanded_values is not None else None
         gradients[parameter.name] = Gradient(parameter, tuple(places), chains, delta_form, expanded)
     return Derivation(network, loss_derivatives, deltas, gradients, expanded_values)
+
+
+def _too_large(network: Network) -> bool:
+    """True when a custom formula would make the expanded forms larger than EXPANDED_NODES.
+
+    Predicted before building them: a = f(z) and f'(z) copy z's tree once per z they
+    use, and each z copies the trees of every neuron in the layer before.
+    """
+    spec = network.spec
+    if not set(spec.custom_activations) & set(spec.activations):
+        return False
+    z_size = 2 * spec.layers[0] + 1
+    for width, name in zip(spec.layers[1:], spec.activations):
+        f = spec.custom_activations.get(name, ops.sigmoid(realness.Z))  # a built-in: about σ's size
+        parts = [f, sympy.diff(f, realness.Z)]
+        copies = sum(1 for part in parts for node in sympy.preorder_traversal(part) if node.is_Symbol)
+        a_size = sum(_size(part) for part in parts) + copies * z_size
+        z_size = width * (a_size + 2) + 1
+        if z_size > EXPANDED_NODES:
+            return True
+    return False
 
 
 def output_derivative(network: Network, i: int, k: int) -> sympy.Expr:
@@ -130,7 +168,13 @@ def hidden_derivative(network: Network, neuron: Neuron) -> sympy.Expr:
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """The shortest of the expression, its factored and its cancelled form (BCE's δ is ŷ − t)."""
+    """The shortest of the expression, its factored and its cancelled form (BCE's δ is ŷ − t).
+
+    Only small δ's are tidied: factor and cancel multiply out, which on a custom
+    activation's long derivative would take minutes for nothing.
+    """
+    if sympy.count_ops(expr) > TIDY_LIMIT or _expanded_terms(expr) > EXPAND_TERMS:
+        return expr
     return min((expr, sympy.factor(expr), sympy.cancel(expr)), key=sympy.count_ops)
 
 
@@ -229,9 +273,60 @@ def _expand(expr: sympy.Expr) -> sympy.Expr:
 
 
 def _is_zero(expr: sympy.Expr) -> bool:
-    # over a common denominator (softmax and cross-entropy make quotients) the numerator
-    # expands to zero: far quicker than cancel or simplify on the nested expressions
-    numerator, _ = sympy.together(expr).as_numer_denom()
-    if _expand(numerator) == 0:
+    if expr == 0:
         return True
-    return sympy.simplify(ops.to_standard_sympy(expr)) == 0
+    if _size(expr, SYMBOLIC_NODES) <= SYMBOLIC_NODES:
+        # over a common denominator (softmax and cross-entropy make quotients) the numerator
+        # expands to zero: far quicker than cancel or simplify on the nested expressions
+        numerator, _ = sympy.together(expr).as_numer_denom()
+        if _expanded_terms(numerator) <= EXPAND_TERMS and _expand(numerator) == 0:
+            return True
+        # simplify has no time bound, so it only sees small expressions
+        standard = ops.to_standard_sympy(expr)
+        if sympy.count_ops(standard) <= SIMPLIFY_LIMIT and sympy.simplify(standard) == 0:
+            return True
+    return _vanishes_at_random_points(expr)
+
+
+def _size(expr: sympy.Expr, limit: int = SYMBOLIC_NODES) -> int:
+    """Nodes in the expression tree (shared parts counted each time they print), up to one past `limit`."""
+    count = 0
+    for count, _ in enumerate(sympy.preorder_traversal(expr), start=1):
+        if count > limit:
+            break
+    return count
+
+
+def _vanishes_at_random_points(expr: sympy.Expr, *, points: int = 3) -> bool:
+    """Zero to 35 of 50 digits at random points: a nonzero analytic expression almost never is."""
+    terms = [ops.to_standard_sympy(term) for term in sympy.Add.make_args(expr)]
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    # our own expressions, not user text: lambdify prints them as mpmath code
+    function = sympy.lambdify(symbols, terms, modules="mpmath", cse=True)
+    draw = random.Random(0)
+    with mpmath.workdps(50):
+        for _ in range(points):
+            try:
+                values = [mpmath.mpmathify(v) for v in function(*(mpmath.mpf(draw.uniform(-2, 2)) for _ in symbols))]
+            except (TypeError, ValueError, ZeroDivisionError):
+                return False
+            scale = max([mpmath.mpf(1), *(abs(v) for v in values)])
+            if not mpmath.isfinite(scale) or abs(mpmath.fsum(values)) > scale * mpmath.mpf(10) ** -35:
+                return False
+    return True
+
+
+def _expanded_terms(expr: sympy.Expr, seen: dict | None = None) -> int:
+    """An upper bound on the number of terms `_expand` would make, counted without expanding."""
+    seen = {} if seen is None else seen
+    if expr not in seen:
+        parts = [_expanded_terms(arg, seen) for arg in expr.args]
+        if isinstance(expr, sympy.Add):
+            seen[expr] = sum(parts)
+        elif isinstance(expr, sympy.Mul):
+            seen[expr] = min(prod(parts), EXPAND_TERMS + 1)
+        elif isinstance(expr, sympy.Pow) and expr.exp.is_Integer and expr.exp > 0:
+            seen[expr] = min(math.comb(parts[0] + int(expr.exp) - 1, int(expr.exp)), EXPAND_TERMS + 1)
+        else:  # a function stays one term, but its arguments are multiplied out too
+            seen[expr] = 1 + sum(p - 1 for p in parts)
+    return seen[expr]

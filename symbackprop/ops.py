@@ -25,6 +25,16 @@ class sigmoid(sympy.Function):  # noqa: N801 - the printed name is the function'
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return 1 / (1 + sympy.exp(-z))
 
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    # Without these SymPy asks tanh(w·σ(z)).is_real the slow way, exponentially in the nesting.
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[0].is_real
+
     def _latex(self, printer, exp=None) -> str:
         body = rf"\sigma\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
@@ -39,6 +49,15 @@ class softplus(sympy.Function):  # noqa: N801
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.log(1 + sympy.exp(z))
 
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[0].is_real
+
     def _latex(self, printer, exp=None) -> str:
         body = rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
@@ -47,11 +66,21 @@ class softplus(sympy.Function):  # noqa: N801
 class step(sympy.Function):  # noqa: N801
     """The ReLU derivative: 1 for z > 0, else 0 (the value 0 at the kink is a convention)."""
 
+    @classmethod
+    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:
+        return (sympy.S.One if z > 0 else sympy.S.Zero) if z.is_Number else None
+
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.S.Zero
 
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Heaviside(z, 0)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return self.args[0].is_real
 
     def _latex(self, printer, exp=None) -> str:
         return rf"\mathbb{{1}}\left[{printer._print(self.args[0])} > 0\right]"
@@ -60,11 +89,21 @@ class step(sympy.Function):  # noqa: N801
 class relu(sympy.Function):  # noqa: N801
     """relu(z) = max(0, z)."""
 
+    @classmethod
+    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:
+        return sympy.Max(0, z) if z.is_Number else None
+
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return step(self.args[0])
 
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Max(0, z)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return self.args[0].is_real
 
     def _latex(self, printer, exp=None) -> str:
         body = rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
@@ -80,6 +119,12 @@ class leaky_step(sympy.Function):  # noqa: N801
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Piecewise((1, z > 0), (LEAKY_SLOPE, True))
 
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[0].is_real
+
     def _latex(self, printer, exp=None) -> str:
         arg = printer._print(self.args[0])
         return rf"\begin{{cases}}1 & {arg} > 0\\ \alpha & \text{{otherwise}}\end{{cases}}"
@@ -94,6 +139,9 @@ class leaky_relu(sympy.Function):  # noqa: N801
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Piecewise((z, z > 0), (LEAKY_SLOPE * z, True))
 
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
     def _latex(self, printer, exp=None) -> str:
         body = rf"\operatorname{{LeakyReLU}}\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
@@ -104,7 +152,8 @@ CUSTOM_FUNCTIONS = (sigmoid, softplus, step, relu, leaky_step, leaky_relu)
 
 def to_standard_sympy(expr: sympy.Expr) -> sympy.Expr:
     """Rewrite our named functions into plain SymPy (exp, log, Max, Piecewise, Heaviside)."""
-    return expr.rewrite(sympy.exp) if expr.has(*CUSTOM_FUNCTIONS) else expr
+    # only ours: rewriting tanh too would copy its argument four times per level of nesting
+    return expr.rewrite(list(CUSTOM_FUNCTIONS), sympy.exp) if expr.has(*CUSTOM_FUNCTIONS) else expr
 
 
 def _stable_sigmoid(z):

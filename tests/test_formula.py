@@ -27,7 +27,8 @@ z = formula.Z
         ("sqrt(1 + z**2) - 1", sympy.sqrt(1 + z**2) - 1),
         ("-z", -z),
         ("ln(1 + exp(z))", sympy.log(1 + sympy.exp(z))),
-        ("z ** -1.5", z ** sympy.Rational(-3, 2)),
+        ("(1 + z**2) ** -1.5", (1 + z**2) ** sympy.Rational(-3, 2)),
+        ("z**2 * tanh(z)", z**2 * sympy.tanh(z)),
     ],
 )
 def test_formulas_build_the_expected_sympy(text, expected):
