@@ -24,8 +24,8 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from symbackprop import chain, files, handout
-from symbackprop.errors import SymbackpropError
+from symbackprop import chain, files, handout, texchars
+from symbackprop.errors import SymbackpropError, shorten
 from symbackprop.printing import Latex
 
 TEMPLATE = "handout.tex.j2"
@@ -38,6 +38,7 @@ _SPECIAL = {
     "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
     "|": r"\textbar{}", "`": r"\textasciigrave{}", "\n": " ", "\r": " ",
 }  # fmt: skip
+_SPECIAL.update({"\t": " ", **texchars.LATEX})
 _SPECIAL_PATTERN = re.compile("|".join(re.escape(c) for c in _SPECIAL))
 
 
@@ -49,7 +50,8 @@ def escape(text: object) -> Latex:
     """User text as LaTeX that prints it literally; one pass, so no replacement is re-escaped."""
     if isinstance(text, (Latex, markupsafe.Markup)):
         return text  # our printer's LaTeX, or template output marked |safe (a macro's result)
-    return Latex(_SPECIAL_PATTERN.sub(lambda m: _SPECIAL[m.group(0)], str(text)))
+    plain = texchars.check("text", str(text))  # a safety net: `latex` checks each field first, by name
+    return Latex(_SPECIAL_PATTERN.sub(lambda m: _SPECIAL[m.group(0)], plain))
 
 
 def environment(templates: str | Path | None = None) -> jinja2.Environment:
@@ -80,7 +82,15 @@ def shipped_templates() -> Path:
 
 
 def latex(document: handout.Document, *, templates: str | Path | None = None) -> str:
-    """The handout as a complete LaTeX document."""
+    """The handout as a complete LaTeX document.
+
+    Raises:
+        SymbackpropError: user text (the title, the training data's file name) has a
+            character TeX cannot typeset; the message names the field and the character.
+    """
+    texchars.check("title", document.title or "")
+    if document.training is not None:
+        texchars.check("--data", document.training.source)
     try:
         return environment(templates).get_template(TEMPLATE).render(doc=document)
     except jinja2.TemplateNotFound as exc:
@@ -120,7 +130,8 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
 
     Raises:
         SymbackpropError: no TeX is available.
-        LatexError: TeX stopped; the message has its error lines.
+        LatexError: TeX stopped; the message has its error lines and the path of its log,
+            kept next to `path` with the suffix .log.
     """
     command = list(command) if command is not None else backend()
     if command is None:
@@ -140,10 +151,23 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
             except OSError as exc:
                 raise SymbackpropError(f"{command[0]}: cannot run ({exc.strerror}); {INSTALL_HINT}") from None
             if status is None:
-                raise LatexError(f"{command[0]}: no result after {timeout:g} s; the output was not written")
+                kept = _keep_log(Path(build) / f"{JOB}.log", path)
+                raise LatexError(f"{command[0]}: no result after {timeout:g} s; the output was not written; {kept}")
             if status != 0:
-                raise LatexError(f"{command[0]} failed: {_errors(Path(build) / f'{JOB}.log')}")
+                errors = shorten(_errors(Path(build) / f"{JOB}.log"), limit=240)
+                raise LatexError(f"{command[0]} failed: {errors}; {_keep_log(Path(build) / f'{JOB}.log', path)}")
         return files.write_atomic(path, (Path(build) / f"{JOB}.pdf").read_bytes())
+
+
+def _keep_log(log: Path, output: str | Path) -> str:
+    """Copy TeX's log next to the output (handout.pdf → handout.log), before the build folder goes; say where."""
+    if not log.is_file():
+        return "TeX wrote no log"
+    try:
+        kept = files.write_atomic(Path(output).with_suffix(".log"), log.read_bytes())
+    except SymbackpropError:
+        return "the TeX log could not be kept next to the output"
+    return f"the TeX log is {kept}"
 
 
 def _run_group(args: list[str], *, cwd: str, env: dict[str, str], timeout: float) -> int | None:
@@ -161,8 +185,9 @@ def _run_group(args: list[str], *, cwd: str, env: dict[str, str], timeout: float
         process.wait()
         return None
     finally:
-        if process.poll() is None:  # interrupted while waiting: leave no TeX behind
+        if process.poll() is None:  # interrupted (Ctrl-C, SIGTERM) while waiting: leave no TeX behind
             _kill_group(process)
+            process.wait()  # reap it, so no zombie outlives us either
     return process.returncode
 
 
@@ -184,7 +209,7 @@ def _errors(log: Path) -> str:
             picked.append(line.strip())
             if i + 1 < len(lines) and lines[i + 1].startswith("l."):
                 picked.append(lines[i + 1].strip())
-    return " | ".join(dict.fromkeys(picked)) or "see the TeX log"
+    return " | ".join(dict.fromkeys(picked)) or "no error line in the log"
 
 
 class Handout:
