@@ -21,9 +21,9 @@ from typing import Any
 import sympy
 import yaml
 
-from symbackprop import files, mistakes, numeric
+from symbackprop import files, mistakes, numbers, numeric
 from symbackprop.chain import Derivation
-from symbackprop.errors import AnswersError, InputFileError, did_you_mean
+from symbackprop.errors import AnswersError, InputFileError, did_you_mean, listing, printable, shorten
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +35,10 @@ IGNORED_SECTIONS = ("frozen", "gradcheck")  # parts of `solve --json` that are n
 STATUSES = ("correct", "wrong", "carried_forward")
 NO_EXPLANATION = "no known mistake explains this"
 TOO_FEW_DIGITS = "too few digits to tell which mistake this is; write more decimals"
+SEARCH_STOPPED = "not diagnosed: the mistake search stops after compiling {limit:,} mistaken steps per sheet"
+# Compiling a mistaken step is the search's cost (the seed sheet needs 15); the limit bounds a wide
+# network's sheet with many wrong values to seconds, and is a count, so every machine marks alike.
+MAX_COMPILED = 300
 MIN_RELATIVE_PRECISION = 0.02  # with fewer digits (0.5 for 1.489) a wrong value matches some mistake by chance
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
 
@@ -62,9 +66,10 @@ def written(text: str, *, where: str = "") -> Written:
     match = _NUMBER.fullmatch(text.strip())
     if match is None:
         raise AnswersError(where, f"'{text}' is not a number; write a decimal such as 0.5818 or 1.5e-3")
+    value = numbers.from_text(text, where, error=AnswersError)  # 1e400 is refused, not read as infinity
     fraction = match.group(1) or match.group(2) or ""
     exponent = int(match.group(3) or 0)
-    return Written(text.strip(), float(text), len(fraction) - exponent)
+    return Written(text.strip(), value, len(fraction) - exponent)
 
 
 Answers = dict[str, Written]  # answers-file path ("forward.z1", "loss", ...) -> value
@@ -80,13 +85,16 @@ def load_answers(path: str | Path) -> Answers:
     path = Path(path)
     text = files.read_text(path)
     suffix = path.suffix.lower()
+    if suffix == ".toml":
+        _refuse_toml_twice(text, path)  # tomllib says "Cannot overwrite a value", often "at end of document"
     with files.parse_errors(path):
         if suffix == ".json":
-            raw = json.loads(text, parse_float=_Raw, parse_int=_Raw, parse_constant=_Raw)
+            raw = json.loads(text, parse_float=_Raw, parse_int=_Raw, parse_constant=_Raw, object_pairs_hook=_Object)
+            _refuse_json_twice(raw, path)
         elif suffix == ".toml":
             raw = tomllib.loads(text, parse_float=_Raw)
         else:
-            raw = _yaml_raw(yaml.compose(text, Loader=yaml.SafeLoader))
+            raw = _yaml_raw(yaml.compose(text, Loader=files.BudgetLoader), path)
     if raw is None:
         raise InputFileError(f"{path}: the file is empty; give at least one of {', '.join(SECTIONS)}")
     return answers_from_mapping(raw, source=str(path))
@@ -96,20 +104,66 @@ class _Raw(str):
     """A scalar's source text, kept so that 0.50 still has two decimals."""
 
 
-def _yaml_raw(node: yaml.Node | None) -> Any:
+def _yaml_raw(node: yaml.Node | None, path: Path, where: str = "") -> Any:
     if node is None:
         return None
     if isinstance(node, yaml.MappingNode):
-        result = {}
+        result, lines = {}, {}
         for key_node, value_node in node.value:
-            key = str(_yaml_raw(key_node))
+            key = str(_yaml_raw(key_node, path))
+            at, line = f"{where}.{key}" if where else key, key_node.start_mark.line + 1
             if key in result:
-                raise AnswersError(key, f"given twice (line {key_node.start_mark.line + 1})")
-            result[key] = _yaml_raw(value_node)
+                raise AnswersError(f"{path}:{line}: {shorten(at)}", f"given twice (first on line {lines[key]})")
+            lines[key] = line
+            result[key] = _yaml_raw(value_node, path, at)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_yaml_raw(n) for n in node.value]
+        return [_yaml_raw(n, path, f"{where}[{i}]") for i, n in enumerate(node.value)]
     return None if node.tag == "tag:yaml.org,2002:null" else _Raw(node.value)
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys given more than once (json keeps the last silently)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        counted: dict[str, int] = {}
+        for key, _ in pairs:
+            counted[key] = counted.get(key, 0) + 1
+        self.twice = [key for key, count in counted.items() if count > 1]
+
+
+def _refuse_json_twice(value: Any, path: Path, where: str = "") -> None:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_json_twice(item, path, f"{where}[{i}]")
+    if not isinstance(value, _Object):
+        return
+    if value.twice:
+        at = f"{where}.{value.twice[0]}" if where else value.twice[0]
+        raise AnswersError(f"{path}: {shorten(at)}", "given twice")
+    for key, item in value.items():
+        _refuse_json_twice(item, path, f"{where}.{key}" if where else key)
+
+
+_TOML_TABLE = re.compile(r"\s*\[\s*([^\[\]#=]+?)\s*\]\s*(?:#.*)?")
+_TOML_KEY = re.compile(r"\s*([A-Za-z0-9_.\s\"'-]+?)\s*=")
+
+
+def _refuse_toml_twice(text: str, path: Path) -> None:
+    """Refuse a key or [table] given twice, found by a scan of the lines (answers files are flat tables)."""
+    first: dict[str, int] = {}
+    table = ""
+    for line, content in enumerate(text.splitlines(), start=1):
+        if header := _TOML_TABLE.fullmatch(content):
+            table = key = re.sub(r"[\s\"']", "", header.group(1))
+        elif assignment := _TOML_KEY.match(content):
+            key = ".".join(filter(None, [table, re.sub(r"[\s\"']", "", assignment.group(1))]))
+        else:
+            continue
+        if key in first:
+            raise AnswersError(f"{path}:{line}: {shorten(key)}", f"given twice (first on line {first[key]})")
+        first[key] = line
 
 
 def answers_from_mapping(raw: Mapping[str, Any], *, source: str = "answers") -> Answers:
@@ -125,7 +179,7 @@ def answers_from_mapping(raw: Mapping[str, Any], *, source: str = "answers") -> 
         raise AnswersError(source, f"the top level must be a mapping with keys such as {', '.join(SECTIONS)}")
     answers: Answers = {}
     for section, content in raw.items():
-        where = f"{source}: {section}"
+        where = f"{source}: {shorten(str(section))}"
         if section in IGNORED_SECTIONS:
             continue
         if section not in SECTIONS:
@@ -222,6 +276,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     uncertainty = {steps[n].symbol: (tolerance if tolerance is not None else w.half_unit) for n, w in answers.items()}
     own = mistakes.Run(prog, pinned)
     catalogue = mistakes.catalogue(prog)
+    budget = mistakes.compiled_count() + MAX_COMPILED  # for the whole sheet, shared by every wrong value
 
     marks = []
     correct: set[sympy.Symbol] = set()
@@ -244,8 +299,9 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
         if uncertainty[symbol] > MIN_RELATIVE_PRECISION * max(abs(given.value), abs(expected[step.name])):
             explained, diagnosis = [], TOO_FEW_DIGITS
         else:
-            explained = _explain(prog, pinned, uncertainty, catalogue, symbol, given.value)
-            diagnosis = "; or ".join(m.explanation for m in explained) or NO_EXPLANATION
+            explained = _explain(prog, pinned, uncertainty, catalogue, symbol, given.value, budget)
+            stopped = SEARCH_STOPPED.format(limit=MAX_COMPILED) if mistakes.compiled_count() >= budget else NO_EXPLANATION
+            diagnosis = "; or ".join(m.explanation for m in explained) or stopped
         kinds = tuple(dict.fromkeys(m.kind for m in explained))
         marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", diagnosis, kinds, follows))
     return Marking(derivation.network.spec.title, tuple(marks), tolerance)
@@ -255,7 +311,7 @@ def _unknown(name: str, steps: Mapping[str, mistakes.Step]) -> str:
     section, _, quantity = name.partition(".")
     valid = [n.partition(".")[2] for n in steps if n.startswith(section + ".")]
     # matching whole paths suggests z1 for z9 and deltas.delta3 for forward.delta3
-    return f"no quantity named '{quantity}'{did_you_mean(name, steps)}; {section} names: {', '.join(valid)}"
+    return f"no quantity named '{shorten(quantity)}'{did_you_mean(name, steps)}; {section} names: {listing(valid)}"
 
 
 def _agrees(given: float, value: float, slack: float) -> bool:
@@ -279,17 +335,25 @@ def _spread(run: mistakes.Run, uncertainty: Mapping[sympy.Symbol, float], symbol
 
 
 def _explain(prog: mistakes.Program, pinned: Mapping[sympy.Symbol, float], uncertainty: Mapping[sympy.Symbol, float],
-             catalogue: list[mistakes.Mistake], symbol: sympy.Symbol, given: float) -> list[mistakes.Mistake]:  # fmt: skip
+             catalogue: list[mistakes.Mistake], symbol: sympy.Symbol, given: float,
+             budget: int) -> list[mistakes.Mistake]:  # fmt: skip
+    """The catalogue's mistakes that explain `given`, tried until mistakes.compiled_count() reaches `budget`."""
     explained: list[mistakes.Mistake] = []
+    # a changed step is reached only through unchanged ones, so the correct upstream decides relevance
+    upstream = mistakes.Run(prog, pinned).upstream(symbol)
+    kinds: set[str] = set()
     for mistake in catalogue:
-        if mistake.kind in {m.kind for m in explained}:
+        if mistakes.compiled_count() >= budget:
+            break
+        if mistake.kind in kinds:
             continue  # one explanation per kind: the narrowest, or the most digits for rounding
-        run = mistakes.Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding)
-        if mistake.rounding is None and not run.upstream(symbol) & set(mistake.changes):
+        if mistake.rounding is None and upstream.isdisjoint(mistake.changes):
             continue  # the mistake changes nothing this value is computed from
+        run = mistakes.Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding)
         value, spread = _spread(run, uncertainty, symbol)
         if _agrees(given, value, uncertainty[symbol] + spread):
             explained.append(mistake)
+            kinds.add(mistake.kind)
     return explained
 
 
@@ -317,9 +381,10 @@ _COLOURS = {"correct": "\033[32m", "wrong": "\033[31m", "carried_forward": "\033
 def marking_text(marking: Marking, *, colour: bool = False) -> str:
     """A table of the marks, a count, and the first wrong step with its diagnosis."""
     rows = []
-    for m in marking.marks:
+    for m in marking.marks:  # the user's names spelled out before our colours go in: the CLI prints this as it is
         digits = min(max(m.given.decimals, 0) + 2, 12)
-        rows.append([m.label, m.given.text, f"{m.expected:.{digits}f}", m.status.replace("_", " "), m.diagnosis])
+        rows.append([printable(m.label), m.given.text, f"{m.expected:.{digits}f}", m.status.replace("_", " "),
+                     printable(m.diagnosis)])  # fmt: skip
     header = ["quantity", "given", "exact", "status", "diagnosis"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -331,7 +396,7 @@ def marking_text(marking: Marking, *, colour: bool = False) -> str:
 
     precision = (f"tolerance ±{marking.tolerance:g}" if marking.tolerance is not None
                  else "each value at the precision it is written with")  # fmt: skip
-    lines = [f"Checking answers for: {marking.title}" if marking.title else "Checking answers", f"({precision})", ""]
+    lines = [f"Checking answers for: {printable(marking.title)}" if marking.title else "Checking answers", f"({precision})", ""]
     lines += [line(header), line(["-" * w for w in widths])]
     lines += [line(row, m.status) for row, m in zip(rows, marking.marks)]
     counts = {s: sum(m.status == s for m in marking.marks) for s in STATUSES}

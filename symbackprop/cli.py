@@ -8,13 +8,15 @@ the commands, so ``--help`` and ``--version`` answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
 
-from symbackprop import __version__
-from symbackprop.errors import SymbackpropError, did_you_mean
+from symbackprop import __version__, numbers
+from symbackprop.errors import SymbackpropError, did_you_mean, listing, printable, shorten
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -23,11 +25,45 @@ class _Parser(argparse.ArgumentParser):
     """argparse with usage errors raised as SymbackpropError, so they exit 2 in one line."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise SymbackpropError(f"{self.prog}: {message}")
+        if message.startswith("argument "):  # argparse's "argument --decimals: ...": the option says where
+            raise SymbackpropError(message.removeprefix("argument "))
+        command = self.prog.partition(" ")[2]  # "solve" of "symbackprop solve"; main prints "symbackprop:"
+        raise SymbackpropError(f"{command}: {message}" if command else message)
+
+
+def _whole(minimum: int, maximum: int | None = None, *, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from `minimum` (to `maximum`); the message gives the range."""
+    valid = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}{unit}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number {valid}, got '{shorten(text)}'") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            words = f"a whole number {valid}" if maximum is not None else valid
+            raise argparse.ArgumentTypeError(f"must be {words}, got {shorten(text.strip())}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number above 0, by the rule of every number a user gives."""
+    number = numbers.from_text(text, "", error=lambda _, what: argparse.ArgumentTypeError(shorten(what, limit=200)))
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {shorten(text.strip())}")
+    return number
+
+
+def _say(text: str, *, file: TextIO | None = None, end: str = "\n") -> None:
+    """Print text that may hold a user's words (a title, names): control characters spelled out."""
+    print(printable(text, keep="\n\t"), file=file or sys.stdout, end=end)
 
 
 def _print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    # json escapes C0 only; DEL, C1 and bidi controls can appear only inside strings, where \uXXXX is valid
+    print(printable(json.dumps(data, indent=2, ensure_ascii=False), keep="\n", json=True))
 
 
 def _load(path: str):
@@ -41,7 +77,8 @@ def _selected(derivation, wanted: Sequence[str] | None) -> list[str]:
     names = list(derivation.gradients)
     for name in wanted or []:
         if name not in names:
-            raise SymbackpropError(f"--param: no parameter named '{name}'{did_you_mean(name, names)}; parameters: {', '.join(names)}")
+            raise SymbackpropError(f"--param: no parameter named '{shorten(name)}'{did_you_mean(name, names)}; "
+                                   f"parameters: {listing(names)}")  # fmt: skip
     return list(wanted) if wanted else names
 
 
@@ -57,7 +94,7 @@ def run_solve(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.solution_json(derivation, solution, check))
     else:
-        print(report.solution_text(derivation, solution, check, decimals=args.decimals))
+        _say(report.solution_text(derivation, solution, check, decimals=args.decimals))
     return EXIT_OK
 
 
@@ -72,7 +109,7 @@ def run_derive(args: argparse.Namespace) -> int:
         proof = chain.prove(derivation) if derivation.expanded_values is not None and not args.no_proof else None
         _print_json(report.derivation_json(derivation, names, proof))
     else:
-        print(report.derivation_text(derivation, names))
+        _say(report.derivation_text(derivation, names))
     return EXIT_OK
 
 
@@ -86,24 +123,34 @@ def run_check(args: argparse.Namespace) -> int:
         _print_json(check.marking_json(marking))
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        print(check.marking_text(marking, colour=colour))
+        print(check.marking_text(marking, colour=colour))  # spells out the user's control characters itself, then colours
     return EXIT_OK if marking.ok else EXIT_FAILED
 
 
 def run_handout(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from symbackprop import files, handout, render
+    from symbackprop import files, handout, outputs, render
 
-    loaded, derivation = _load(args.spec)
     output = Path(args.output)
+    reads = outputs.inputs(args.spec, data=args.data, templates=args.templates)
+    if args.variants is not None:
+        outputs.check_folder(output, count=args.variants, reads=reads)
+    else:
+        outputs.check_file(output, option="-o", reads=reads)
+        if output.suffix == ".pdf" and render.backend() is None:  # the .tex is written instead
+            outputs.check_file(output.with_suffix(".tex"), option="-o", reads=reads)
+    loaded, derivation = _load(args.spec)
     training, examples = _handout_training(args, loaded)
     if args.variants is not None:
         if training is not None:
             raise SymbackpropError("--train: not with --variants; a training section goes in a single handout")
-        written = render.write_variants(derivation, output, count=args.variants, seed=args.seed or 0,
-                                        decimals=args.decimals, params=args.param, templates=args.templates)  # fmt: skip
-        print(f"wrote {len(written)} files in {output} ({args.variants} students: exercise sheet and answer key each)")
+        try:
+            written = render.write_variants(derivation, output, count=args.variants, seed=args.seed or 0,
+                                            decimals=args.decimals, params=args.param, templates=args.templates)  # fmt: skip
+        except OSError as exc:  # the folder could not be made (a race, or a file system that refuses)
+            raise SymbackpropError(f"-o: {output}: cannot write the sheets there ({exc.strerror})") from None
+        _say(f"wrote {len(written)} files in {output} ({args.variants} students: exercise sheet and answer key each)")
         return EXIT_OK
     if args.seed is not None:
         raise SymbackpropError("--seed: only used with --variants N")
@@ -114,9 +161,9 @@ def run_handout(args: argparse.Namespace) -> int:
     made = render.Handout(document, templates=args.templates)
     if output.suffix == ".pdf" and render.backend() is None:
         tex = files.write_atomic(output.with_suffix(".tex"), made.latex())
-        print(f"symbackprop: {render.INSTALL_HINT}; wrote {tex} instead", file=sys.stderr)
+        _say(f"symbackprop: {render.INSTALL_HINT}; wrote {tex} instead", file=sys.stderr)
         return EXIT_FAILED
-    print(f"wrote {made.write(output)}")
+    _say(f"wrote {made.write(output)}")
     return EXIT_OK
 
 
@@ -152,9 +199,8 @@ def _derive_vector(args: argparse.Namespace) -> int:
         raise SymbackpropError("--param: only with --form weights; the vector form shows whole layers")
     loaded = spec.load(args.spec)
     form = vector.derive(loaded)
-    connections = sum(a * b for a, b in zip(loaded.layers, loaded.layers[1:]))
     proof = None
-    if connections <= chain.EXPAND_LIMIT and not args.no_proof:
+    if chain.expandable(loaded.layers) and not args.no_proof:
         proof = vector.prove(form, api.derive(loaded, expand=True))
     if args.json:
         _print_json({
@@ -165,10 +211,10 @@ def _derive_vector(args: argparse.Namespace) -> int:
             "equals_per_weight_form": proof,
         })  # fmt: skip
     else:
-        print(vector.text(form))
+        _say(vector.text(form))
         if proof is not None:
-            verdict = "all equal" if all(proof.values()) else "DIFFER: " + ", ".join(n for n, ok in proof.items() if not ok)
-            print(f"\nEntry by entry against the per-weight chain rule ({len(proof)} parameters): {verdict}")
+            verdict = "all equal" if all(proof.values()) else "DIFFER: " + listing([n for n, ok in proof.items() if not ok])
+            _say(f"\nEntry by entry against the per-weight chain rule ({len(proof)} parameters): {verdict}")
     return EXIT_OK
 
 
@@ -177,8 +223,10 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from symbackprop import spec, train
+    from symbackprop import outputs, spec, train
 
+    if args.plot:
+        outputs.check_file(args.plot, option="--plot", reads=outputs.inputs(args.spec, data=args.data))
     loaded = spec.load(args.spec)
     if args.data:
         data = train.load_csv(args.data, loaded, input_columns=_names(args.inputs), target_columns=_names(args.targets))
@@ -213,51 +261,62 @@ def run_train(args: argparse.Namespace) -> int:
                      "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed})  # fmt: skip
         return EXIT_OK
     history = result.loss_history
-    print(f"{data.inputs.shape[0]} examples, {args.epochs} epochs, batch size {args.batch_size}, seed {args.seed}")
-    print(f"mean loss: epoch 1 {history[0]:.6g}, epoch {len(history)} {result.final_loss:.6g}")
+    lines = [f"{data.inputs.shape[0]} examples, {args.epochs} epochs, batch size {args.batch_size}, seed {args.seed}",
+             f"mean loss: epoch 1 {history[0]:.6g}, epoch {len(history)} {result.final_loss:.6g}"]  # fmt: skip
     width = max(map(len, result.parameters))
-    for name, value in result.parameters.items():
-        print(f"  {name.ljust(width)}  {value: .6f}")
+    lines += [f"  {name.ljust(width)}  {value: .6f}" for name, value in result.parameters.items()]
     if args.plot:
-        print(f"wrote {args.plot}")
+        lines.append(f"wrote {args.plot}")
+    _say("\n".join(lines))
     return EXIT_OK
 
 
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from symbackprop import api, export, files, spec
+    from symbackprop import api, export, files, outputs, spec
 
+    if args.output is not None:
+        outputs.check_file(args.output, option="-o", reads=outputs.inputs(args.spec))
     loaded = spec.load(args.spec)
     export.check_size(len(loaded.parameters))  # before deriving: a wide network's derivation takes a while
     source = export.module_source(api.derive(loaded), source=Path(args.spec).name)
     if args.output is None:
-        print(source, end="")
+        _say(source, end="")
         return EXIT_OK
     files.write_atomic(args.output, source)
-    print(f"wrote {args.output}")
+    _say(f"wrote {args.output}")
     return EXIT_OK
+
+
+def _global_options(parser: argparse.ArgumentParser, *, default: object) -> argparse.ArgumentParser:
+    parser.add_argument("--debug", action="store_true", default=default, help="show the Python traceback of an error")
+    parser.add_argument("--max-parameters", type=_whole(1), metavar="N", default=default,
+                        help="refuse networks with more than N parameters (defaults: 2,000,000 for train and "
+                        "derive --form vector, 50,000 for the per-parameter commands, 2,000 for handout)")  # fmt: skip
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbackprop", description="Symbolic backpropagation: derive, evaluate and check every ∂L/∂w.")
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
-    parser.add_argument("--max-parameters", type=int, metavar="N",
-                        help="refuse networks with more than N parameters (default 2,000,000)")  # fmt: skip
+    _global_options(parser, default=None)
+    parser.set_defaults(debug=False)
+    # the same options after the command; SUPPRESS keeps a command from resetting what came before it
+    after = _global_options(_Parser(add_help=False), default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     solve = commands.add_parser(
-        "solve", help="forward pass, loss, every gradient and one update, checked by finite differences",
+        "solve", parents=[after], help="forward pass, loss, every gradient and one update, checked by finite differences",
         description="Example: symbackprop solve examples/seed_2_2_1.yaml --json",
     )  # fmt: skip
     solve.add_argument("spec", help="network spec (.yaml, .json or .toml)")
     solve.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    solve.add_argument("--decimals", type=int, default=6, help="digits after the point in tables (default 6)")
+    solve.add_argument("--decimals", type=_whole(0, 15), default=6, help="digits after the point in tables (default 6)")
     solve.set_defaults(run=run_solve)
 
     derive = commands.add_parser(
-        "derive", help="the chain rule for each parameter: Leibniz chain, factors, δ form, expanded form",
+        "derive", parents=[after], help="the chain rule for each parameter: Leibniz chain, factors, δ form, expanded form",
         description="Example: symbackprop derive examples/seed_2_2_1.yaml --param w11",
     )  # fmt: skip
     derive.add_argument("spec", help="network spec (.yaml, .json or .toml)")
@@ -270,19 +329,19 @@ def _parser() -> argparse.ArgumentParser:
     derive.set_defaults(run=run_derive)
 
     check = commands.add_parser(
-        "check", help="mark a hand calculation: right, wrong or carried forward, with the likely mistake",
+        "check", parents=[after], help="mark a hand calculation: right, wrong or carried forward, with the likely mistake",
         description="Example: symbackprop check examples/seed_2_2_1.yaml examples/seed_answers.yaml. "
         "Exit status 0 when every given value is right or carried forward, 1 when one is wrong.",
     )  # fmt: skip
     check.add_argument("spec", help="network spec (.yaml, .json or .toml) with one example")
     check.add_argument("answers", help="the student's values, shaped like solve --json (.yaml, .json or .toml)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
-    check.add_argument("--tolerance", type=float, metavar="X",
+    check.add_argument("--tolerance", type=_positive, metavar="X",
                        help="accept values within ±X instead of the precision each is written with")  # fmt: skip
     check.set_defaults(run=run_check)
 
     handout = commands.add_parser(
-        "handout", help="the derivation written out as a LaTeX/PDF handout, exercise sheet or answer key",
+        "handout", parents=[after], help="the derivation written out as a LaTeX/PDF handout, exercise sheet or answer key",
         description="Example: symbackprop handout examples/seed_2_2_1.yaml -o handout.pdf; "
         "symbackprop handout spec.yaml -o sheets/ --variants 30 --seed 7 (an exercise sheet and a key per student); "
         "symbackprop handout examples/separable.yaml --train 200 --data examples/separable.csv -o trained.pdf "
@@ -293,22 +352,22 @@ def _parser() -> argparse.ArgumentParser:
                          help="handout.pdf or handout.tex; a directory with --variants")  # fmt: skip
     handout.add_argument("--mode", choices=("worked", "exercise", "solutions"), default="worked",
                          help="worked (default): everything; exercise: questions with blanks; solutions: the key")  # fmt: skip
-    handout.add_argument("--variants", type=int, metavar="N", help="N students, each with their own numbers")
-    handout.add_argument("--seed", type=int, metavar="S", help="seed of the variants' numbers (default 0)")
+    handout.add_argument("--variants", type=_whole(1), metavar="N", help="N students, each with their own numbers")
+    handout.add_argument("--seed", type=_whole(0), metavar="S", help="seed of the variants' numbers (default 0)")
     handout.add_argument("--param", action="append", metavar="NAME",
                          help="write this parameter's gradient in full (repeatable; default: all of a small network)")  # fmt: skip
-    handout.add_argument("--decimals", type=int, default=6, help="digits after the point in displayed numbers (default 6)")
+    handout.add_argument("--decimals", type=_whole(0, 12), default=6, help="digits after the point in displayed numbers (default 6)")
     handout.add_argument("--templates", metavar="DIR", help="folder of *.tex.j2 templates that replace the shipped ones")
-    handout.add_argument("--train", type=int, metavar="EPOCHS",
+    handout.add_argument("--train", type=_whole(1, unit=" epoch"), metavar="EPOCHS",
                          help="add a training section: EPOCHS of mini-batch gradient descent and the loss curve")  # fmt: skip
     handout.add_argument("--data", metavar="FILE.csv",
                          help="train on examples from a CSV file with a header line (default: the spec's data)")  # fmt: skip
-    handout.add_argument("--batch-size", type=int, metavar="N", help="examples per training step (default 32)")
-    handout.add_argument("--train-seed", type=int, metavar="S", help="seed of the training's shuffling (default 0)")
+    handout.add_argument("--batch-size", type=_whole(1), metavar="N", help="examples per training step (default 32)")
+    handout.add_argument("--train-seed", type=_whole(0), metavar="S", help="seed of the training's shuffling (default 0)")
     handout.set_defaults(run=run_handout)
 
     train = commands.add_parser(
-        "train", help="mini-batch gradient descent with the derived gradients, on the spec's data or a CSV file",
+        "train", parents=[after], help="mini-batch gradient descent with the derived gradients, on the spec's data or a CSV file",
         description="Example: symbackprop train examples/xor_like.yaml --data examples/points.csv --epochs 500 "
         "--batch-size 32 --plot loss.png --json. The CSV's first line names the columns; by default the first "
         "columns are the inputs and the last the targets, in network order.",
@@ -317,16 +376,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", metavar="FILE.csv", help="examples from a CSV file with a header line")
     train.add_argument("--inputs", metavar="A,B,...", help="CSV columns of the inputs, by name, in network order")
     train.add_argument("--targets", metavar="T,...", help="CSV columns of the targets, by name, in network order")
-    train.add_argument("--epochs", type=int, default=100, help="passes over the data (default 100)")
-    train.add_argument("--batch-size", type=int, default=32, help="examples per gradient step (default 32)")
-    train.add_argument("--learning-rate", type=float, metavar="ETA", help="step size η (default: the spec's)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the shuffling (default 0)")
+    train.add_argument("--epochs", type=_whole(1), default=100, help="passes over the data (default 100)")
+    train.add_argument("--batch-size", type=_whole(1), default=32, help="examples per gradient step (default 32)")
+    train.add_argument("--learning-rate", type=_positive, metavar="ETA", help="step size η (default: the spec's)")
+    train.add_argument("--seed", type=_whole(0), default=0, help="seed of the shuffling (default 0)")
     train.add_argument("--plot", metavar="FILE.png", help="write the loss curve (needs matplotlib)")
     train.add_argument("--json", action="store_true", help="print loss_history, final_loss and parameters as JSON")
     train.set_defaults(run=run_train)
 
     export = commands.add_parser(
-        "export", help="write the loss and gradients as a standalone Python module that needs only NumPy",
+        "export", parents=[after], help="write the loss and gradients as a standalone Python module that needs only NumPy",
         description="Example: symbackprop export examples/seed_2_2_1.yaml -o grad.py",
     )  # fmt: skip
     export.add_argument("spec", help="network spec (.yaml, .json or .toml)")
@@ -335,31 +394,63 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _parameter_limit(limit: int | None) -> Iterator[None]:
+    """--max-parameters: this run's limit for every spec load and per-parameter derivation, then the defaults again."""
+    if limit is None:
+        yield
+        return
+    from symbackprop import api, handout, spec
+
+    defaults = spec.MAX_PARAMETERS, api.MAX_PER_WEIGHT, handout.MAX_PARAMETERS
+    spec.MAX_PARAMETERS = api.MAX_PER_WEIGHT = handout.MAX_PARAMETERS = limit
+    try:
+        yield
+    finally:
+        spec.MAX_PARAMETERS, api.MAX_PER_WEIGHT, handout.MAX_PARAMETERS = defaults
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    import signal
+    import threading
+
     parser = _parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    received = [signal.SIGINT]
+
+    def stop(signum: int, _frame: object) -> None:
+        # SIGTERM (timeout, kill) as Ctrl-C: every `finally` then cleans up (TeX's process group,
+        # the build folder, a half-written output); a second signal must not cut that cleanup short
+        received[0] = signum
+        for name in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(name, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {name: signal.signal(name, stop) for name in handled}
     try:
         args = parser.parse_args(argv)
-        if args.max_parameters is not None:
-            from symbackprop import spec
-
-            spec.MAX_PARAMETERS = args.max_parameters  # this process's limit, read by every spec load
         run: Callable[[argparse.Namespace], int] = args.run
-        return run(args)
+        with _parameter_limit(args.max_parameters):
+            return run(args)
     except SymbackpropError as exc:
         if debug:
             raise
-        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        print(f"symbackprop: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("symbackprop: interrupted", file=sys.stderr)
-        return 130
+        print(f"symbackprop: stopped by {signal.Signals(received[0]).name}", file=sys.stderr)
+        return 128 + received[0]
     except BrokenPipeError:  # the reader (head, less) stopped early: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush is quiet
         return EXIT_OK
     except Exception as exc:  # a bug, not the user's mistake: one line, the traceback on request
         if debug:
             raise
-        print(f"symbackprop: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(f"symbackprop: internal error: {type(exc).__name__}: {printable(shorten(str(exc), limit=300))} "
+              "(run with --debug for the traceback)", file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, signal.SIG_DFL if handler is None else handler)

@@ -22,6 +22,7 @@ from symbackprop.printing import Latex
 from symbackprop.spec import Example, Spec
 
 MODES = ("worked", "exercise", "solutions")
+MAX_PARAMETERS = 2_000  # a handout's tables grow faster than its network: 2,000 parameters take seconds, 10,000 minutes
 FULL_LIMIT = 12  # networks with more parameters write one weight per layer in full, unless --param says
 WORKED_EXAMPLES = 3  # a batch shows the substituted numbers of its first examples, the rest in tables
 TABLE_COLUMNS = 6  # examples per table
@@ -195,6 +196,9 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         raise SymbackpropError(f"--mode: unknown mode '{mode}'{did_you_mean(mode, MODES)}; valid: {', '.join(MODES)}")
     if not 0 <= decimals <= 12:
         raise SymbackpropError(f"--decimals: must be a whole number from 0 to 12, got {decimals}")
+    if len(derivation.gradients) > MAX_PARAMETERS:
+        raise SymbackpropError(f"handout: {len(derivation.gradients):,} parameters is more than the {MAX_PARAMETERS:,} "
+                               "a handout writes out (--max-parameters N raises it; derive --form vector shows whole layers)")  # fmt: skip
     examples = tuple(spec.examples if examples is None else examples)
     parameters = dict(spec.parameters if parameters is None else parameters)
     if not examples:

@@ -92,6 +92,11 @@ def _compiled(expression: sympy.Expr) -> tuple[tuple[sympy.Symbol, ...], Any]:
     return arguments, sympy.lambdify(arguments, expression, modules=[ops.NUMPY_KERNELS, "numpy"])
 
 
+def compiled_count() -> int:
+    """How many distinct step expressions have been compiled in this process: the search's cost."""
+    return _compiled.cache_info().misses
+
+
 class Run:
     """Values of a program's steps, with the student's values pinned where given.
 
@@ -130,7 +135,8 @@ class Run:
 
     def sources(self, symbol: sympy.Symbol) -> list[sympy.Symbol]:
         """Pinned steps this step's value is computed from, reached without passing another pinned one."""
-        return [s for s in self.program.steps if s in self._walk(symbol) and s in self.pinned]
+        walked = self._walk(symbol)
+        return [s for s in self.program.steps if s in walked and s in self.pinned]
 
     def upstream(self, symbol: sympy.Symbol) -> set[sympy.Symbol]:
         """The step and every computed (not pinned) step its value depends on."""

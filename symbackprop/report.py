@@ -8,7 +8,8 @@ from typing import Any
 
 import sympy
 
-from symbackprop import chain, ops
+from symbackprop import chain, graph, ops
+from symbackprop.errors import listing
 from symbackprop.finite_diff import GradCheck
 from symbackprop.numeric import Solution
 
@@ -29,6 +30,8 @@ def solution_json(derivation: chain.Derivation, solution: Solution, check: GradC
         "updated": solution.updated,
         "frozen": list(derivation.network.spec.frozen),
         "gradcheck": {
+            "checked": len(check.rows),  # a sample of the parameters of a wide network (finite_diff.sample)
+            "parameters": len(solution.gradients),
             "max_rel_error": check.max_relative_error,
             "ok": check.ok,
             "near_kink": check.near_kink,
@@ -74,9 +77,10 @@ def solution_text(derivation: chain.Derivation, solution: Solution, check: GradC
         rows.append([name, fmt(spec.parameters[name]), fmt(gradient), fmt(solution.updated[name]), note])
     lines += _table(["parameter", "value", "∂L/∂parameter", "updated", ""], rows)
     verdict = "ok" if check.ok else "MISMATCH"
-    lines += ["", f"Gradient check (central finite differences): max relative error {check.max_relative_error:.1e}, {verdict}"]
+    sampled = f", {len(check.rows):,} of {len(solution.gradients):,} parameters" if len(check.rows) < len(solution.gradients) else ""
+    lines += ["", f"Gradient check (central finite differences{sampled}): max relative error {check.max_relative_error:.1e}, {verdict}"]
     if check.near_kink:
-        lines.append(f"  not compared, the difference straddles a ReLU kink (z = 0): {', '.join(check.near_kink)}")
+        lines.append(f"  not compared, the difference straddles a ReLU kink (z = 0): {listing(check.near_kink)}")
     return "\n".join(lines)
 
 
@@ -139,13 +143,35 @@ def _factor_json(factor: chain.Factor) -> dict[str, str]:
     return {"of": factor.of.name, "wrt": factor.wrt.name, "expression": _text(factor.expression)}
 
 
+def symbol_table(network: graph.Network) -> dict[str, list[str]]:
+    """Every name an expression of `network` can contain, by kind.
+
+    Any expression text of `derive --json` reads back with
+    ``sympy.parse_expr(text, local_dict={n: sympy.Symbol(n, real=True) for each name})``:
+    naming.RESERVED keeps out the names SymPy prints or the parser writes itself.
+    """
+    intermediates = [s.name for n in network.neurons for s in (n.z, n.a)]
+    intermediates += [n.delta.name for n in network.neurons] + [network.loss_symbol.name]
+    return {
+        "inputs": [s.name for s in network.inputs],
+        "targets": [s.name for s in network.targets],
+        "parameters": [s.name for s in network.parameters],
+        "intermediates": intermediates,
+    }
+
+
 def derivation_json(derivation: chain.Derivation, names: Sequence[str], proof: dict[str, bool] | None) -> dict[str, Any]:
-    """The `derive --json` contract: per parameter its chains, factors, δ form, expression and symbols."""
+    """The `derive --json` contract: per parameter its chains, factors, δ form, expression and symbols.
+
+    `symbols` at the top names every symbol of the network (`symbol_table`); each
+    parameter's `symbols` names those its `expression` uses.
+    """
     network = derivation.network
     spec = network.spec
     result: dict[str, Any] = {
         "title": spec.title,
         "layers": list(spec.layers),
+        "symbols": symbol_table(network),
         "loss": {"name": spec.loss, "expression": _text(network.loss)},
         "activations": activation_definitions(derivation),
         "deltas": {

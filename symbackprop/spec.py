@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from collections.abc import Mapping
@@ -15,8 +14,8 @@ import numpy as np
 import sympy
 import yaml
 
-from symbackprop import files, formula, naming, ops
-from symbackprop.errors import InputFileError, SpecError, did_you_mean
+from symbackprop import files, formula, naming, numbers, ops
+from symbackprop.errors import InputFileError, SpecError, did_you_mean, listing
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,7 +93,7 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
 def _line_of(text: str, where: str) -> int | None:
     """The line of key path `where` (e.g. ``data[0].targets[1]``) in YAML or JSON text."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=files.BudgetLoader)
     except yaml.YAMLError:
         return None
     line = None
@@ -112,8 +111,8 @@ def _line_of(text: str, where: str) -> int | None:
     return line
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys and reads 1e-3 as a number (YAML 1.1 wants 1.0e-3)."""
+class _Loader(files.BudgetLoader):
+    """Bounded safe YAML (see files.BudgetLoader) that refuses duplicate keys and reads 1e-3 as a number (YAML 1.1 wants 1.0e-3)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[object, int] = {}
@@ -162,26 +161,8 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
     return text, data
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(where, f"must be a number, got {_kind(value)}")
-    if not math.isfinite(value):
-        raise SpecError(where, f"must be a finite number, got {value}")
-    return float(value)
+_kind = numbers.kind
+_number = numbers.finite  # one rule for every number a user gives
 
 
 def _numbers(value: object, where: str, length: int, what: str) -> tuple[float, ...]:
@@ -225,13 +206,14 @@ def from_dict(raw: Mapping[str, Any]) -> Spec:
         raise SpecError("loss", f"{loss} needs a {required} output layer, but the output activation is {activations[-1]}")
     scheme = _choice(raw.get("naming", "neuron"), "naming", naming.SCHEMES)
     bias = _choice(raw.get("bias", "per_neuron"), "bias", naming.BIAS_MODES)
-    learning_rate = _number(raw.get("learning_rate", 0.1), "learning_rate")
-    if learning_rate <= 0:
-        raise SpecError("learning_rate", f"must be positive, got {learning_rate:g}")
+    learning_rate = _number(raw.get("learning_rate", 0.1), "learning_rate", minimum=0, exclusive=True)
 
     lay = naming.layout(layers, scheme=scheme, bias=bias)
     defaults = naming.default_parameter_names(lay)
     rename = _rename(raw.get("rename", {}), defaults)
+    clash = naming.latex_clash(lay, rename, activations=activations)
+    if clash:
+        raise SpecError(*clash)
     names = list(dict.fromkeys(rename.get(n, n) for n in defaults))
     examples = _examples(raw, layers, loss)
     parameters = _parameters(raw.get("parameters"), raw.get("init"), names)
@@ -294,10 +276,11 @@ def _activations(value: object, depth: int, known: tuple[str, ...]) -> tuple[str
 def _rename(value: object, defaults: list[str]) -> dict[str, str]:
     if not isinstance(value, dict):
         raise SpecError("rename", f"must map default parameter names to new names, got {_kind(value)}")
+    known = set(defaults)
     for old, new in value.items():
-        if old not in defaults:
+        if old not in known:
             raise SpecError(f"rename.{old}", f"no parameter has this name{did_you_mean(str(old), defaults)}")
-        if new in defaults:
+        if new in known:
             continue  # tying to another default name
         problem = naming.check_custom_name(new)
         if problem:
@@ -344,15 +327,16 @@ def _parameters(values: object, init: object, names: list[str]) -> dict[str, flo
     if values is not None:
         if not isinstance(values, dict):
             raise SpecError("parameters", f"must map parameter names to numbers, got {_kind(values)}")
+        known = set(names)  # a set: a spec may list a million parameters
         for name, value in values.items():
-            if name not in names:
-                raise SpecError(f"parameters.{name}", f"no parameter has this name{did_you_mean(str(name), names)}; parameters: {', '.join(names)}")
+            if name not in known:
+                raise SpecError(f"parameters.{name}", f"no parameter has this name{did_you_mean(str(name), names)}; parameters: {listing(names)}")
             given[name] = _number(value, f"parameters.{name}")
     missing = [n for n in names if n not in given]
     if missing and init is None:
         if values is None:
             return _draw({}, names, seed=0, scale=1.0, decimals=2)
-        raise SpecError("parameters", f"no value for {', '.join(missing)}; give them or add init: {{seed: 0}} to draw them")
+        raise SpecError("parameters", f"no value for {listing(missing)}; give them or add init: {{seed: 0}} to draw them")
     if init is not None:
         if not isinstance(init, dict):
             raise SpecError("init", f"must be a mapping such as {{seed: 0, scale: 1.0, decimals: 2}}, got {_kind(init)}")
@@ -379,7 +363,8 @@ def _draw(given: dict[str, float], names: list[str], *, seed: int, scale: float,
 def _frozen(value: object, names: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise SpecError("frozen", f"must be a list of parameter names, got {_kind(value)}")
+    known = set(names)
     for i, name in enumerate(value):
-        if name not in names:
-            raise SpecError(f"frozen[{i}]", f"no parameter named '{name}'{did_you_mean(str(name), names)}; parameters: {', '.join(names)}")
+        if name not in known:
+            raise SpecError(f"frozen[{i}]", f"no parameter named '{name}'{did_you_mean(str(name), names)}; parameters: {listing(names)}")
     return tuple(dict.fromkeys(value))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from symbackprop import files, vector
-from symbackprop.errors import InputFileError, SymbackpropError, did_you_mean
+from symbackprop import files, numeric, vector
+from symbackprop.errors import InputFileError, SymbackpropError, did_you_mean, listing, shorten
 from symbackprop.spec import Spec
 
 PROBABILITY_LOSSES = ("binary_cross_entropy", "cross_entropy")
@@ -63,44 +63,53 @@ def load_csv(path: str | Path, spec: Spec, *, input_columns: Sequence[str] | Non
     """
     path = Path(path)
     n_in, n_out = spec.layers[0], spec.layers[-1]
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except (OSError, csv.Error) as exc:
-        raise InputFileError(f"{path}: cannot read as CSV ({exc})") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    if not rows:
+    numbered = _rows(path)
+    if not numbered:
         raise InputFileError(f"{path}: the file is empty; it needs a header line naming the columns, then one line per example")
-    header = [cell.strip() for cell in rows[0]]
-    if len(rows) == 1:
+    header_line, first = numbered[0]
+    header = [cell.strip() for cell in first]
+    rows = numbered[1:]
+    if not rows:
         raise InputFileError(f"{path}: the header has no example lines after it")
-    chosen_in = _columns(path, header, input_columns, "input", n_in, range(n_in))
-    chosen_out = _columns(path, header, target_columns, "target", n_out, range(len(header) - n_out, len(header)))
+    chosen_in = _columns(path, header_line, header, input_columns, "input", n_in, range(n_in))
+    chosen_out = _columns(path, header_line, header, target_columns, "target", n_out, range(len(header) - n_out, len(header)))
     if input_columns is None and target_columns is None and len(header) < n_in + n_out:
-        raise InputFileError(f"{path}:1: the header has {len(header)} columns but the network needs {n_in} inputs and "
+        raise InputFileError(f"{path}:{header_line}: the header has {len(header)} columns but the network needs {n_in} inputs and "
                              f"{n_out} targets ({n_in + n_out} columns)")  # fmt: skip
     used = chosen_in + chosen_out  # other columns (an id, a note) may hold anything
-    table = np.empty((len(rows) - 1, len(used)))
-    for number, row in enumerate(rows[1:], start=2):
+    table = np.empty((len(rows), len(used)))
+    for index, (line, row) in enumerate(rows):
         if len(row) != len(header):
-            raise InputFileError(f"{path}:{number}: {len(row)} cells, but the header names {len(header)} columns")
+            raise InputFileError(f"{path}:{line}: {len(row)} cells, but the header names {len(header)} columns")
         for i, k in enumerate(used):
-            table[number - 2, i] = _cell(path, number, header[k], row[k])
+            table[index, i] = _cell(path, line, header[k], row[k])
     data = Data(table[:, : len(chosen_in)], table[:, len(chosen_in) :])
     if spec.loss in PROBABILITY_LOSSES:
         bad = np.argwhere((data.targets < 0) | (data.targets > 1))
         if bad.size:
             row, col = bad[0]
-            raise InputFileError(f"{path}:{row + 2}: column '{header[chosen_out[col]]}': {spec.loss} needs targets between "
+            raise InputFileError(f"{path}:{rows[row][0]}: column '{header[chosen_out[col]]}': {spec.loss} needs targets between "
                                  f"0 and 1, got {data.targets[row, col]:g}")  # fmt: skip
     return data
 
 
-def _columns(path: Path, header: list[str], names: Sequence[str] | None, role: str, count: int,
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    """The file's non-blank rows, each with the line it starts on (blank lines still count)."""
+    text = files.read_text(path)  # drops a byte-order mark, which would otherwise stick to the first column's name
+    numbered = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                numbered.append((line, row))
+            line = reader.line_num + 1  # a quoted cell may span lines: the next row starts after them
+    except csv.Error as exc:
+        raise InputFileError(f"{path}:{reader.line_num}: cannot read as CSV ({exc})") from None
+    return numbered
+
+
+def _columns(path: Path, line: int, header: list[str], names: Sequence[str] | None, role: str, count: int,
              default: range) -> list[int]:  # fmt: skip
     if names is None:
         return list(default)
@@ -109,18 +118,21 @@ def _columns(path: Path, header: list[str], names: Sequence[str] | None, role: s
     chosen = []
     for name in names:
         if name not in header:
-            raise InputFileError(f"{path}:1: no column named '{name}'{did_you_mean(name, header)}; columns: {', '.join(header)}")
+            raise InputFileError(f"{path}:{line}: no column named '{shorten(name)}'{did_you_mean(name, header)}; "
+                                 f"columns: {listing(header)}")  # fmt: skip
         chosen.append(header.index(name))
     return chosen
 
 
 def _cell(path: Path, line: int, column: str, cell: str) -> float:
+    # the rule of numbers.from_text (a finite double), in the words the CSV messages have always used
+    where, text = f"{path}:{line}: column '{shorten(column)}'", shorten(cell.strip())
     try:
         value = float(cell)
     except ValueError:
-        raise InputFileError(f"{path}:{line}: column '{column}': '{cell.strip()}' is not a number") from None
+        raise InputFileError(f"{where}: '{text}' is not a number") from None
     if not math.isfinite(value):
-        raise InputFileError(f"{path}:{line}: column '{column}': {cell.strip()} is not a finite number")
+        raise InputFileError(f"{where}: {text} is not a finite number")
     return value
 
 
@@ -152,14 +164,27 @@ def train(spec: Spec, data: Data, *, epochs: int, batch_size: int, seed: int = 0
     history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(count)
-        for start in range(0, count, batch_size):
-            batch = order[start : start + batch_size]
-            step = evaluator.gradients(data.inputs[batch], data.targets[batch], theta).flat
-            theta = theta - rate * trainable * step
-        history.append(evaluator.gradients(data.inputs, data.targets, theta).loss)
+        with np.errstate(all="ignore"):  # leaving the floating-point range is reported below, by name
+            for start in range(0, count, batch_size):
+                batch = order[start : start + batch_size]
+                step = evaluator.gradients(data.inputs[batch], data.targets[batch], theta).flat
+                theta = theta - rate * trainable * step
+            history.append(evaluator.gradients(data.inputs, data.targets, theta).loss)
+        _check_finite(epoch, history[-1], theta, form.parameter_names)
         if progress is not None:
             progress(epoch, history[-1])
     return TrainResult(history, evaluator.as_dict(theta))
+
+
+def _check_finite(epoch: int, loss: float, theta: np.ndarray, names: Sequence[str]) -> None:
+    """Stop a diverging run at the first epoch whose parameters or mean loss are not finite numbers."""
+    bad = np.flatnonzero(~np.isfinite(theta))
+    if bad.size:
+        raise numeric.NumericError(f"training diverged: {names[bad[0]]} is {theta[bad[0]]} after epoch {epoch}, "
+                                   "the first parameter to leave the floating-point range; try a smaller learning rate")  # fmt: skip
+    if not math.isfinite(loss):
+        raise numeric.NumericError(f"training diverged: the mean loss is {loss} after epoch {epoch}; "
+                                   "try a smaller learning rate or smaller inputs")  # fmt: skip
 
 
 def plot(history: Sequence[float], path: str | Path, *, title: str = "") -> None:
@@ -188,4 +213,4 @@ def plot(history: Sequence[float], path: str | Path, *, title: str = "") -> None
         raise SymbackpropError(f"--plot: cannot write {path} ({exc})") from None
     finally:
         pyplot.close(figure)
-    files.write_atomic(path, image.getvalue())
+    files.write_atomic(path, image.getvalue(), option="--plot")

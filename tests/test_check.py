@@ -178,7 +178,7 @@ def test_unreadable_answers_files(tmp_path):
     with pytest.raises(InputFileError, match=r"bad.yaml:\d+: invalid YAML"):
         check.load_answers(tmp_path / "bad.yaml")
     (tmp_path / "twice.yaml").write_text("loss: 0.1\nloss: 0.2\n")
-    with pytest.raises(AnswersError, match=r"^loss: given twice \(line 2\)"):
+    with pytest.raises(AnswersError, match=r"twice.yaml:2: loss: given twice \(first on line 1\)$"):
         check.load_answers(tmp_path / "twice.yaml")
 
 
