@@ -367,7 +367,7 @@ def marking_json(marking: Marking) -> dict[str, Any]:
         "quantities": [
             {"name": m.name, "given": m.given.value, "written": m.given.text, "expected": m.expected,
              "status": m.status, "diagnosis": m.diagnosis or None, "mistakes": list(m.mistakes),
-             "from_own_values": m.from_own_values}
+             "from_own_values": numbers.or_null(m.from_own_values)}
             for m in marking.marks
         ],  # fmt: skip
         "counts": {status: sum(m.status == status for m in marking.marks) for status in STATUSES},

@@ -63,7 +63,8 @@ def _say(text: str, *, file: TextIO | None = None, end: str = "\n") -> None:
 
 def _print_json(data: object) -> None:
     # json escapes C0 only; DEL, C1 and bidi controls can appear only inside strings, where \uXXXX is valid
-    print(printable(json.dumps(data, indent=2, ensure_ascii=False), keep="\n", json=True))
+    # allow_nan=False: strict JSON (RFC 8259); a non-finite value reaching here is a bug, not output
+    print(printable(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False), keep="\n", json=True))
 
 
 def _load(path: str):
@@ -293,7 +294,7 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> argp
     parser.add_argument("--debug", action="store_true", default=default, help="show the Python traceback of an error")
     parser.add_argument("--max-parameters", type=_whole(1), metavar="N", default=default,
                         help="refuse networks with more than N parameters (defaults: 2,000,000 for train and "
-                        "derive --form vector, 50,000 for the per-parameter commands, 2,000 for handout)")  # fmt: skip
+                        "derive --form vector, 50,000 for solve, derive and check, 5,000 for export, 2,000 for handout)")  # fmt: skip
     return parser
 
 
@@ -400,14 +401,14 @@ def _parameter_limit(limit: int | None) -> Iterator[None]:
     if limit is None:
         yield
         return
-    from symbackprop import api, handout, spec
+    from symbackprop import api, export, handout, spec
 
-    defaults = spec.MAX_PARAMETERS, api.MAX_PER_WEIGHT, handout.MAX_PARAMETERS
-    spec.MAX_PARAMETERS = api.MAX_PER_WEIGHT = handout.MAX_PARAMETERS = limit
+    defaults = spec.MAX_PARAMETERS, api.MAX_PER_WEIGHT, handout.MAX_PARAMETERS, export.MAX_PARAMETERS
+    spec.MAX_PARAMETERS = api.MAX_PER_WEIGHT = handout.MAX_PARAMETERS = export.MAX_PARAMETERS = limit
     try:
         yield
     finally:
-        spec.MAX_PARAMETERS, api.MAX_PER_WEIGHT, handout.MAX_PARAMETERS = defaults
+        spec.MAX_PARAMETERS, api.MAX_PER_WEIGHT, handout.MAX_PARAMETERS, export.MAX_PARAMETERS = defaults
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -124,8 +124,8 @@ def check_size(count: int) -> None:
     """Raise SymbackpropError when `count` parameters are too many to write one per line."""
     if count > MAX_PARAMETERS:
         raise SymbackpropError(
-            f"export: the network has {count} parameters; export writes one line per parameter "
-            f"and stops at {MAX_PARAMETERS} (use 'derive --form vector' for wide networks)"
+            f"export: {count:,} parameters is more than the {MAX_PARAMETERS:,} that export writes one line each "
+            "(--max-parameters N raises it; derive --form vector shows whole layers)"
         )
 
 

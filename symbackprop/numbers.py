@@ -50,6 +50,15 @@ def from_text(text: str, where: str, *, error: ErrorFactory = SpecError, minimum
     return finite(value, where, error=error, minimum=minimum, exclusive=exclusive)
 
 
+def or_null(value: float | None) -> float | None:
+    """A diagnostic value for JSON output: the number, or None (null) where none could be computed.
+
+    JSON (RFC 8259) has no Infinity or NaN; results proper never get here non-finite
+    (numeric.NumericError stops them), only estimates such as a finite difference.
+    """
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
 def kind(value: object) -> str:
     """A user-facing name of a value's type: 'a number', 'a list', …"""
     if isinstance(value, bool):

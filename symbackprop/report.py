@@ -8,7 +8,7 @@ from typing import Any
 
 import sympy
 
-from symbackprop import chain, graph, ops
+from symbackprop import chain, graph, numbers, ops
 from symbackprop.errors import listing
 from symbackprop.finite_diff import GradCheck
 from symbackprop.numeric import Solution
@@ -32,11 +32,12 @@ def solution_json(derivation: chain.Derivation, solution: Solution, check: GradC
         "gradcheck": {
             "checked": len(check.rows),  # a sample of the parameters of a wide network (finite_diff.sample)
             "parameters": len(solution.gradients),
-            "max_rel_error": check.max_relative_error,
+            "max_rel_error": numbers.or_null(check.max_relative_error),
             "ok": check.ok,
             "near_kink": check.near_kink,
-            "rows": {r.name: {"chain_rule": r.chain_rule, "finite_difference": r.finite_difference,
-                              "rel_error": r.relative_error, "near_kink": r.near_kink} for r in check.rows},
+            "rows": {r.name: {"chain_rule": r.chain_rule, "finite_difference": numbers.or_null(r.finite_difference),
+                              "rel_error": numbers.or_null(r.relative_error), "near_kink": r.near_kink}
+                     for r in check.rows},
         },  # fmt: skip
     }
 

@@ -236,7 +236,7 @@ def _layers(value: object) -> tuple[int, ...]:
             raise SpecError(f"layers[{i}]", f"must be a positive whole number of neurons, got {size!r}")
     count = sum(a * b + b for a, b in zip(value, value[1:]))
     if count > MAX_PARAMETERS:
-        raise SpecError("layers", f"{count} parameters is more than the limit of {MAX_PARAMETERS} (--max-parameters raises it)")
+        raise SpecError("layers", f"{count:,} parameters is more than the limit of {MAX_PARAMETERS:,} (--max-parameters N raises it)")
     return tuple(value)
 
 

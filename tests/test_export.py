@@ -113,8 +113,8 @@ def test_cli_export_writes_module(tmp_path, capsys):
 def test_cli_export_refuses_a_network_too_wide_to_write_per_weight(capsys):
     assert cli.main(["export", str(EXAMPLES / "mnist_like.yaml")]) == 2
     assert capsys.readouterr().err == (
-        "symbackprop: error: export: the network has 101770 parameters; export writes one line per parameter "
-        "and stops at 5000 (use 'derive --form vector' for wide networks)\n"
+        "symbackprop: error: export: 101,770 parameters is more than the 5,000 that export writes one line each "
+        "(--max-parameters N raises it; derive --form vector shows whole layers)\n"
     )
 
 

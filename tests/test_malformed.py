@@ -249,3 +249,70 @@ def test_random_byte_flips_never_crash(tmp_path, capsys):
         _, err = capsys.readouterr()
         assert code in (0, 2), err
         assert "Traceback" not in err
+
+
+def _formulas():
+    """Formulas in z from the whitelist's grammar and just beyond it: unknown functions, complex parts, bombs."""
+    numbers = st.sampled_from(["0", "1", "2", "-1", "0.5", "1e6", "1e7", "1e-300", "(-1)", "1e400", "9**9"])
+    functions = st.sampled_from(["exp", "log", "ln", "sqrt", "abs", "tanh", "sigmoid", "softplus", "relu", "erf", "sin"])
+    exponents = st.sampled_from(["2", "3", "8", "9", "-1", "-2", "0.5", "1.5", "-0.5", "(1/3)", "z"])
+
+    def grow(inner):
+        return st.one_of(
+            st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(inner, exponents).map(lambda t: f"({t[0]})**{t[1]}"),
+            st.tuples(functions, inner).map(lambda t: f"{t[0]}({t[1]})"),
+            st.tuples(st.sampled_from(["max", "min"]), inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+        )  # fmt: skip
+
+    return st.recursive(st.one_of(st.just("z"), numbers), grow, max_leaves=12)
+
+
+def _names():
+    clashing = ["e", "maximum", "beta", "gamma", "Sum", "re", "exp", "np", "lambda", "L", "z1", "x1_", "w_11",
+                "eta", "alpha_", "sigma", "_v0", "sum", "print", "Integer", "Symbol", "inf", "nan", "pi", "E"]  # fmt: skip
+    return st.one_of(st.sampled_from(clashing), st.text(st.sampled_from("aw_1Z\n\x1b\u202e é"), min_size=1, max_size=6))
+
+
+def _numbers():
+    return st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**400), 10**400),
+        st.sampled_from(["1e400", "-1e400", "1e-400", "0x10", "1_000", "nan", ".inf", "1e5"]),
+    )  # fmt: skip
+
+
+NUMBER_PLACES = ["learning_rate", "inputs.0", "targets.0", "parameters.w31", "init.scale"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(_formulas(), _names(), st.sampled_from(NUMBER_PLACES), _numbers(), st.integers(0, 2))
+def test_mutated_formulas_names_and_numbers_never_crash(tmp_path_factory, capsys, formula, name, place, number, which):
+    """One mutation at a time (which: 0 formula, 1 name, 2 number); valid specs give strict JSON, the rest one line."""
+    raw = json.loads(json.dumps(SEED))
+    if which == 0:
+        raw |= {"activations": {"f": formula}, "activation": ["f", "sigmoid"]}
+    elif which == 1:
+        raw["rename"] = {"w11": name}
+        raw["parameters"][name] = raw["parameters"].pop("w11")
+    elif place == "init.scale":
+        raw.pop("parameters")
+        raw["init"] = {"seed": 1, "scale": number}
+    else:
+        key, _, index = place.partition(".")
+        target = raw[key] if index else raw
+        target[int(index) if index.isdigit() else (index or key)] = number
+    folder = tmp_path_factory.mktemp("m")
+    path = folder / "spec.yaml"
+    text = yaml.safe_dump(raw, allow_unicode=True)
+    if which == 2 and isinstance(number, str):  # the literal as written, not YAML's quoted string
+        text = text.replace(yaml.safe_dump(number).removesuffix("\n...\n").strip(), number)
+    path.write_text(text)
+    for command in (["solve", str(path), "--json"], ["derive", str(path), "--json", "--no-proof"]):
+        code = cli.main(command)
+        out, err = capsys.readouterr()
+        assert code in (0, 2), err
+        if code == 2:
+            assert out == "" and err.count("\n") == 1 and len(err) <= 400 and "internal error" not in err, err
+            assert not any(c in err for c in "\x1b\u202e"), err
+        else:
+            json.loads(out, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))

@@ -113,7 +113,7 @@ ERRORS = [
     (with_(title=3), "title: must be text, got a number"),
     ({"layers": [2, 1]}, "loss: missing; every spec needs 'layers' and 'loss'"),
     (with_(init={"seed": -1}, parameters=None), "init.seed: must be a whole number ≥ 0, got -1"),
-    (with_(layers=[2000, 2000, 1]), "layers: 4004001 parameters is more than the limit of 2000000 (--max-parameters raises it)"),
+    (with_(layers=[2000, 2000, 1]), "layers: 4,004,001 parameters is more than the limit of 2,000,000 (--max-parameters N raises it)"),
 ]
 
 
