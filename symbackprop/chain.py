@@ -16,7 +16,7 @@ from math import prod
 import mpmath
 import sympy
 
-from symbackprop import ops, realness
+from symbackprop import naming, ops, realness
 from symbackprop.graph import Network, Neuron
 
 MAX_PATHS = 64  # beyond this many chain-rule paths per parameter, only the δ form is kept
@@ -300,9 +300,10 @@ def _size(expr: sympy.Expr, limit: int = SYMBOLIC_NODES) -> int:
 def _vanishes_at_random_points(expr: sympy.Expr, *, points: int = 3) -> bool:
     """Zero to 35 of 50 digits at random points: a nonzero analytic expression almost never is."""
     terms = [ops.to_standard_sympy(term) for term in sympy.Add.make_args(expr)]
-    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    # our own expressions, not user text: lambdify prints them as mpmath code
-    function = sympy.lambdify(symbols, terms, modules="mpmath", cse=True)
+    internal = naming.internal_symbols(sorted(expr.free_symbols, key=lambda s: s.name))
+    symbols = list(internal.values())
+    # on internal names: a parameter called e must not be mpmath's e in the printed code
+    function = sympy.lambdify(symbols, [term.xreplace(internal) for term in terms], modules="mpmath", cse=True)
     draw = random.Random(0)
     with mpmath.workdps(50):
         for _ in range(points):

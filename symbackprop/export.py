@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from symbackprop import __version__, chain, numeric
+from symbackprop import __version__, chain, naming, numeric
 from symbackprop.errors import SymbackpropError
 
 MAX_PARAMETERS = 5_000  # one line per parameter; beyond this the matrix form is the readable one
@@ -102,7 +102,7 @@ def program(derivation: chain.Derivation, *, internal: bool = False) -> Program:
     symbols = [*network.inputs, *network.targets, *network.parameters, *(s for s, _ in forward_steps),
                loss_symbol, *derivation.deltas]  # fmt: skip
     if internal:
-        identifiers = {s: i.name for s, i in numeric.internal_symbols(symbols).items()}
+        identifiers = {s: i.name for s, i in naming.internal_symbols(symbols).items()}
     else:
         identifiers = {s: s.name for s in symbols}
     printer = CodePrinter(identifiers)

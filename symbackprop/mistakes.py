@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from symbackprop import ops
+from symbackprop import numeric, ops
 from symbackprop.chain import Delta, Derivation, Factor
 from symbackprop.errors import AnswersError
 
@@ -89,7 +89,8 @@ def program(derivation: Derivation) -> Program:
 @functools.lru_cache(maxsize=4096)
 def _compiled(expression: sympy.Expr) -> tuple[tuple[sympy.Symbol, ...], Any]:
     arguments = tuple(sorted(expression.free_symbols, key=sympy.default_sort_key))
-    return arguments, sympy.lambdify(arguments, expression, modules=[ops.NUMPY_KERNELS, "numpy"])
+    compiled = numeric.compile_expressions(arguments, [expression])  # on internal names, never a user's
+    return arguments, lambda *values: compiled(*values)[0]
 
 
 def compiled_count() -> int:

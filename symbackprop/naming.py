@@ -34,6 +34,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import sympy
+
 SCHEMES = ("neuron", "sequential", "layer")
 BIAS_MODES = ("per_neuron", "per_layer", "none")
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # used with fullmatch: "w1\n" is not a name
@@ -241,3 +243,12 @@ def latex_clash(lay: Layout, rename: Mapping[str, str], *, activations: Sequence
             printed = parameter_latex(culprit, defaults)
             return where, f"'{culprit}' would print as {printed}, the same as {other if culprit == final else final}"
     return None
+
+
+def internal_symbols(symbols: Sequence[sympy.Symbol]) -> dict[sympy.Symbol, sympy.Symbol]:
+    """Each distinct symbol -> `_v0`, `_v1`, … in the order given: the names generated code uses.
+
+    No name a user may choose starts with _ (NAME_PATTERN), and the NumPy and mpmath star
+    imports in lambdify's namespace skip such names, so these collide with nothing.
+    """
+    return {symbol: sympy.Symbol(f"_v{i}", real=True) for i, symbol in enumerate(dict.fromkeys(symbols))}

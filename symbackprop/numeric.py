@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from symbackprop import ops
+from symbackprop import naming, ops
 from symbackprop.chain import Derivation
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.spec import Example
@@ -122,15 +122,6 @@ class NumericError(SymbackpropError):
     """A value overflowed or became undefined; the message names the first such quantity."""
 
 
-def internal_symbols(symbols: Sequence[sympy.Symbol]) -> dict[sympy.Symbol, sympy.Symbol]:
-    """Each distinct symbol -> `_v0`, `_v1`, … in the order given.
-
-    No name a user may choose starts with _ (naming.NAME_PATTERN), and the NumPy star
-    import in lambdify's namespace skips such names, so these collide with nothing.
-    """
-    return {symbol: sympy.Symbol(f"_v{i}", real=True) for i, symbol in enumerate(dict.fromkeys(symbols))}
-
-
 def compile_expressions(arguments: Sequence[sympy.Symbol], outputs: Sequence[sympy.Expr], *,
                         assignments: Sequence[tuple[sympy.Symbol, sympy.Expr]] = ()) -> Callable:  # fmt: skip
     """lambdify `outputs` of `arguments`, computing `assignments` first, in order, as the code's locals.
@@ -138,7 +129,7 @@ def compile_expressions(arguments: Sequence[sympy.Symbol], outputs: Sequence[sym
     Every argument and assigned symbol is renamed to an internal symbol first, so that
     no user's name reaches the generated source.
     """
-    internal = internal_symbols([*arguments, *(symbol for symbol, _ in assignments)])
+    internal = naming.internal_symbols([*arguments, *(symbol for symbol, _ in assignments)])
     steps = [(internal[symbol], expr.xreplace(internal)) for symbol, expr in assignments]
     results = [expr.xreplace(internal) for expr in outputs]
     stray = set().union(*(e.free_symbols for e in [*results, *(e for _, e in steps)])) - set(internal.values())

@@ -125,6 +125,23 @@ def test_e_beside_exp_1_is_the_parameter_not_eulers_number(tmp_path, capsys):
     assert got["gradients"]["e"] == pytest.approx(a * math.e * 1.0, rel=1e-14)
 
 
+def test_e_beside_exp_1_in_the_proof_and_the_checker(tmp_path, capsys):
+    """The numeric proof (mpmath code) and the checker's mistake runs compile on internal names too."""
+    from symbackprop import chain
+
+    e = sympy.Symbol("e", real=True)
+    assert not chain._vanishes_at_random_points(e - sympy.E)  # e − Euler's number is not zero
+    raw = {"layers": [1, 1], "loss": "half_squared_error", "activation": "f", "activations": {"f": "z*exp(1)"},
+           "inputs": [1.0], "targets": [0.0], "rename": {"w11": "e"}, "parameters": {"e": 1.0, "b1": 0.5}}  # fmt: skip
+    spec = _write(tmp_path, raw)
+    a = 1.5 * math.e  # the output, by hand; δ = a·e, ∂L/∂e = δ·x
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(f"forward: {{y: {a:.6f}}}\nloss: {0.5 * a * a:.6f}\ngradients: {{e: {a * math.e:.6f}}}\n")
+    code, out, err = _run(capsys, "check", spec, str(answers), "--json")
+    assert code == 0, out + err
+    assert {q["status"] for q in json.loads(out)["quantities"]} == {"correct"}
+
+
 @pytest.mark.parametrize("name", ["maximum", "select", "less", "greater", "minimum", "reduce", "where", "inf"])
 def test_numpy_names_on_every_parameter_of_a_softmax_layer(name, tmp_path, capsys):
     raw = {"layers": [2, 3], "activation": "softmax", "loss": "cross_entropy", "inputs": [0.4, -0.9],
