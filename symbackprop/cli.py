@@ -262,8 +262,11 @@ def run_train(args: argparse.Namespace) -> int:
                      "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed})  # fmt: skip
         return EXIT_OK
     history = result.loss_history
-    lines = [f"{data.inputs.shape[0]} examples, {args.epochs} epochs, batch size {args.batch_size}, seed {args.seed}",
-             f"mean loss: epoch 1 {history[0]:.6g}, epoch {len(history)} {result.final_loss:.6g}"]  # fmt: skip
+    last = f", epoch {len(history)} {result.final_loss:.6g}" if len(history) > 1 else ""
+    count = data.inputs.shape[0]
+    lines = [f"{count} example{'s' * (count != 1)}, {args.epochs} epoch{'s' * (args.epochs != 1)}, "
+             f"batch size {args.batch_size}, seed {args.seed}",
+             f"mean loss: epoch 1 {history[0]:.6g}{last}"]  # fmt: skip
     width = max(map(len, result.parameters))
     lines += [f"  {name.ljust(width)}  {value: .6f}" for name, value in result.parameters.items()]
     if args.plot:

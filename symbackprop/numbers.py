@@ -29,8 +29,10 @@ def finite(value: object, where: str, *, error: ErrorFactory = SpecError, minimu
         raise error(where, f"must be a number, got {kind(value)}")
     if isinstance(value, int) and abs(value) > LARGEST:
         raise error(where, f"is too large ({_digits(value)} digits); numbers must be below {LARGEST:.3g} in size")
-    if not math.isfinite(value):
-        raise error(where, f"must be a finite number, got {value}")
+    if math.isnan(value):
+        raise error(where, "must be a finite number, got nan")
+    if math.isinf(value):  # 1e400 in a file arrives here as inf: say why it is refused
+        raise error(where, f"must be a finite number (at most {LARGEST:.3g} in size), got {value}")
     number = float(value)
     if minimum is not None and (number <= minimum if exclusive else number < minimum):
         bound = ("positive" if minimum == 0 else f"greater than {minimum:g}") if exclusive else f"at least {minimum:g}"
@@ -46,7 +48,7 @@ def from_text(text: str, where: str, *, error: ErrorFactory = SpecError, minimum
     except (TypeError, ValueError):
         raise error(where, f"'{text.strip()}' is not a number") from None
     if not math.isfinite(value):
-        raise error(where, f"must be a finite number, got {text.strip()}")
+        raise error(where, f"must be a finite number (at most {LARGEST:.3g} in size), got {text.strip()}")
     return finite(value, where, error=error, minimum=minimum, exclusive=exclusive)
 
 
