@@ -21,6 +21,9 @@ from symbackprop.graph import Network, Neuron
 
 MAX_PATHS = 64  # beyond this many chain-rule paths per parameter, only the δ form is kept
 EXPAND_LIMIT = 64  # connections up to which gradients are also written in x, t and parameters
+# the written-out loss repeats each layer's expressions once per neuron after it: its size grows as the
+# product of the layer sizes (output layer excluded), so [2, 3, 3, 3, 3, 1] (162) would take over a minute
+EXPAND_PRODUCT = 64
 EXPAND_DEPTH = 8  # layers up to which they are: nested deeper, SymPy's recursive diff and printing overflow the stack
 TIDY_LIMIT = 150  # operations up to which a δ is factored and cancelled; a larger one is kept as built
 EXPAND_TERMS = 20_000  # terms up to which the proof multiplies a numerator out
@@ -91,7 +94,7 @@ class Derivation:
 def expandable(layers: tuple[int, ...]) -> bool:
     """True when gradients of a network with these layer sizes are small enough to write in x, t and parameters."""
     connections = sum(a * b for a, b in zip(layers, layers[1:]))
-    return connections <= EXPAND_LIMIT and len(layers) - 1 <= EXPAND_DEPTH
+    return connections <= EXPAND_LIMIT and len(layers) - 1 <= EXPAND_DEPTH and math.prod(layers[:-1]) <= EXPAND_PRODUCT
 
 
 def derive(network: Network, *, expand: bool | None = None) -> Derivation:
