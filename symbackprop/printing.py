@@ -23,20 +23,43 @@ from symbackprop.graph import Network
 _DELTA, _LOSS, _PARAMETER, _VALUE, _TARGET = range(5)
 
 
-def number(value: float, *, decimals: int = 6) -> str:
+MAX_DECIMALS = 20  # enough places to tell apart any two doubles of the size handouts show
+
+
+def number(value: float, *, decimals: int = 6, unlike: float | None = None) -> str:
     """A value as a hand calculation writes it: `decimals` places, trailing zeros dropped.
 
-    A value that would round to zero keeps `decimals` significant digits instead
-    (2.5\\times 10^{-5}), so that no nonzero gradient is shown as 0.
+    The rule for values too small for those places: a nonzero value below 1 in
+    magnitude is written a \\times 10^{k} when its rounding to `decimals` places
+    says less than its rounding to two significant digits (0.012 at 2 places is not
+    0.01; 0.0000014 at 6 places is not 0.000001; anything that rounds to 0). The
+    mantissa then keeps max(decimals, 2) significant digits, trailing zeros dropped:
+    1.4 \\times 10^{-6}, 2.5 \\times 10^{-5}. Exact values (0.05, 0.01) and values
+    the places already give to two significant digits (0.0496 → 0.05) stay as they are.
+
+    Args:
+        unlike: another value this one is shown beside (a parameter before and after
+            its update): places are added, up to MAX_DECIMALS, until the two print
+            differently, so that a step smaller than the last place still shows.
+            Print both with `unlike` set to the other to give them the same places.
     """
     if not math.isfinite(value):
         return r"\infty" if value > 0 else (r"-\infty" if value < 0 else r"\mathrm{NaN}")
+    if unlike is not None and value != unlike:
+        while decimals < MAX_DECIMALS and number(value, decimals=decimals) == number(unlike, decimals=decimals):
+            decimals += 1
     text = f"{value:.{decimals}f}"
-    if float(text) == 0 and value != 0:
-        mantissa, exponent = f"{value:.{max(decimals - 1, 0)}e}".split("e")
+    if abs(value) < 1 and _significant(text) < 2 and float(text) != float(f"{value:.1e}"):
+        mantissa, exponent = f"{value:.{max(decimals, 2) - 1}e}".split("e")
         return rf"{_strip(mantissa)} \times 10^{{{int(exponent)}}}"
     text = _strip(text)
     return "0" if text in ("-0", "0") else text
+
+
+def _significant(text: str) -> int:
+    """Significant digits of a fixed-point number as printed, trailing zeros included (0.0100 has 3)."""
+    digits = text.lstrip("-").replace(".", "").lstrip("0")
+    return len(digits)
 
 
 def _strip(text: str) -> str:
@@ -147,8 +170,14 @@ class HandoutPrinter(LatexPrinter):
         text = self.product(factors)
         if coefficient == 1:
             return text
-        # ½ (ŷ − t)², as the seeds write the loss
-        return f"{self._print(coefficient)} {text}"
+        # ½ (ŷ − t)² and 2 ŷ, as the seeds write them; but 2 · 0.739088, which juxtaposed reads 20.739088
+        joiner = r" \cdot " if self._prints_as_number(factors[0]) else " "
+        return f"{self._print(coefficient)}{joiner}{text}"
+
+    def _prints_as_number(self, factor: sympy.Expr) -> bool:
+        """True when `factor` starts with a number once printed: a number, a substituted symbol, or a power of one."""
+        base = factor.base if isinstance(factor, sympy.Pow) and factor.exp.is_Integer and factor.exp > 0 else factor
+        return base.is_Number or base in self.values
 
     def product(self, factors: Sequence[sympy.Expr], *, separator: str | None = None) -> str:
         """Factors in the given order, juxtaposed for symbols and joined by · once numbers appear.
