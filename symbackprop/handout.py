@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from symbackprop import chain, finite_diff, numeric, ops, printing, train
+from symbackprop import chain, finite_diff, graph, handout_batch, handout_output, numeric, ops, printing, train
 from symbackprop.errors import SymbackpropError, did_you_mean
 from symbackprop.printing import Latex
 from symbackprop.spec import Example, Spec
@@ -76,9 +76,14 @@ class Figure:
 
 @dataclass(frozen=True)
 class Derivative:
-    """∂L/∂(something) written out: Leibniz paths, local factors, δ form, numbers, value."""
+    """∂L/∂(something) written out: Leibniz paths, local factors, δ form, numbers, value.
 
-    number: int
+    A single example gives one chain of numbers (`substituted`, `values`, `value`).
+    A batch gives a δ one numbered line per example (`examples`) and a gradient the
+    mean over the examples (`mean`); `number` is then None, the lines carry the numbers.
+    """
+
+    number: int | None
     name: str
     lhs: Latex
     paths: tuple[Latex, ...] | None  # one line per chain-rule path; None when too many
@@ -88,10 +93,13 @@ class Derivative:
     delta_form: Latex | None
     substituted: tuple[Latex, ...]  # per worked example
     values: tuple[Latex, ...]  # per worked example
-    mean: Latex | None  # the batch mean written out, None for a single example
+    mean: handout_batch.Mean | None  # a batch gradient: the mean written out
     value: Latex
     frozen: bool
     figure: Figure | None
+    examples: tuple[handout_batch.ExampleLine, ...] = ()  # a batch δ: one line per worked example
+    simplified: Latex | None = None  # an output δ that simplifies to ŷ − t
+    why: str | None = None  # which cancellation simplifies it (handout_output.CANCELLING); the template says why
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ class TrainingRun:
     seed: int
     learning_rate: float
     start: Mapping[str, float]  # the parameters the run began from
+    first: Example  # the data's first example: the worked example when the spec has none
     source: str = "the spec's data"  # user text: where the examples came from
 
 
@@ -200,6 +209,8 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         raise SymbackpropError(f"handout: {len(derivation.gradients):,} parameters is more than the {MAX_PARAMETERS:,} "
                                "a handout writes out (--max-parameters N raises it; derive --form vector shows whole layers)")  # fmt: skip
     examples = tuple(spec.examples if examples is None else examples)
+    if not examples and training is not None:
+        examples = (training.first,)  # a spec without examples works through the training data's first one
     parameters = dict(spec.parameters if parameters is None else parameters)
     if not examples:
         raise SymbackpropError("inputs: missing; a handout needs inputs and targets (or data) to compute numbers")
@@ -210,14 +221,18 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
     check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients)
     values = _values(derivation, examples, parameters, solution)
     worked = min(len(examples), WORKED_EXAMPLES)
-    layout = _Layout(derivation, decimals, values[:worked])
+    layout = _Layout(derivation, decimals, values[:worked], batch=len(examples) > 1)
+    order = backward_order(derivation)
 
+    # built in page order, so that question numbers increase down the pages
     forward = tuple((i + 1, layout.forward_steps(i)) for i in range(worked))
     losses = tuple(layout.loss_step(i, solution.losses[i]) for i in range(worked))
-    deltas = tuple(layout.delta(symbol) for symbol, delta in derivation.deltas.items()
+    mean_loss = layout.mean_loss(solution) if len(examples) > 1 else None
+    deltas = tuple(layout.delta(symbol, handout_output.simplified(derivation, delta, examples))
+                   for symbol, delta in derivation.deltas.items()
                    if len(network.layers[delta.neuron.layer - 1]) <= WIDE_LAYER or delta.neuron.index == 0)  # fmt: skip
     wide = max(spec.layers[1:]) > WIDE_LAYER
-    gradients = tuple(layout.gradient(name, solution, full) for name in derivation.gradients if name in full)
+    gradients = tuple(layout.gradient(name, solution) for name in order if name in full)
     number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
     return Document(
         title=spec.title if title is None else title,
@@ -231,17 +246,27 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         forward=forward,
         forward_table=_forward_table(derivation, solution, decimals) if len(examples) > 1 or wide else None,
         losses=losses,
-        mean_loss=layout.mean_loss(solution) if len(examples) > 1 else None,
+        mean_loss=mean_loss,
         deltas=deltas,
         gradients=gradients,
         gradient_tables=_gradient_tables(derivation, solution, full, decimals),
         learning_rate=number(spec.learning_rate),
-        updates=_update_table(derivation, parameters, solution, decimals),
-        check=_check_table(derivation, check, decimals),
+        updates=_update_table(derivation, parameters, solution, decimals, order),
+        check=_check_table(derivation, check, decimals, order),
         check_ok=check.ok,
         max_relative_error=_scientific(check.max_relative_error),
         training=None if training is None else _training(derivation, training, decimals),
     )
+
+
+def backward_order(derivation: chain.Derivation) -> list[str]:
+    """Parameter names in the order backpropagation reaches them: output layer first, then each layer before it.
+
+    Within a layer the network's order is kept (w31, w32, b3).
+    """
+    gradients = derivation.gradients
+    layer = {name: max((o.neuron.layer for o in g.occurrences), default=0) for name, g in gradients.items()}
+    return sorted(gradients, key=lambda name: -layer[name])
 
 
 def trained(spec: Spec, data: train.Data, *, epochs: int, batch_size: int, seed: int = 0,
@@ -253,17 +278,19 @@ def trained(spec: Spec, data: train.Data, *, epochs: int, batch_size: int, seed:
     """
     result = train.train(spec, data, epochs=epochs, batch_size=batch_size, seed=seed)
     count = int(data.inputs.shape[0])
-    return TrainingRun(result, count, min(batch_size, count), seed, spec.learning_rate, dict(spec.parameters), source)
+    first = Example(tuple(map(float, data.inputs[0])), tuple(map(float, data.targets[0])))
+    return TrainingRun(result, count, min(batch_size, count), seed, spec.learning_rate, dict(spec.parameters), first, source)
 
 
 def _training(derivation: chain.Derivation, run: TrainingRun, decimals: int) -> Training:
     network = derivation.network
     number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
     history = run.result.loss_history
+    by_name = {p.name: p for p in network.parameters}
     rows = tuple(
-        Row((Latex(network.latex(p)), number(run.start[p.name]), number(run.result.parameters[p.name])),
-            "frozen" if p.name in network.spec.frozen else "")
-        for p in network.parameters
+        Row((Latex(network.latex(by_name[name])), number(run.start[name]), number(run.result.parameters[name])),
+            "frozen" if name in network.spec.frozen else "")
+        for name in backward_order(derivation)
     )  # fmt: skip
     header = (Latex(r"\text{parameter}"), Latex(r"\text{start}"), Latex(rf"\text{{after epoch {len(history)}}}"))
     return Training(
@@ -344,11 +371,13 @@ def _values(derivation: chain.Derivation, examples: Sequence[Example], parameter
 class _Layout:
     """Equation builders for one derivation, its worked examples' values and a display precision."""
 
-    def __init__(self, derivation: chain.Derivation, decimals: int, values: list[dict[sympy.Symbol, float]]) -> None:
+    def __init__(self, derivation: chain.Derivation, decimals: int, values: list[dict[sympy.Symbol, float]], *,
+                 batch: bool) -> None:  # fmt: skip
         self.derivation = derivation
         self.network = derivation.network
         self.decimals = decimals
         self.values = values
+        self.batch = batch
         self.count = 0  # question numbers, in the order the handout asks them
 
     def _next(self) -> int:
@@ -358,6 +387,14 @@ class _Layout:
     def tex(self, expr: sympy.Expr, example: int | None = None) -> Latex:
         values = None if example is None else self.values[example]
         return printing.latex(expr, self.network, values=values, decimals=self.decimals)
+
+    def names(self, example: int) -> graph.Network:
+        """The network as example `example` (0-based) names its values: marked L^{(1)}, z_1^{(1)} in a batch."""
+        return handout_batch.indexed(self.network, example + 1) if self.batch else self.network
+
+    def named(self, expr: sympy.Expr, example: int) -> Latex:
+        """`expr` in symbols, with example `example`'s names."""
+        return printing.latex(expr, self.names(example), decimals=self.decimals)
 
     def number(self, value: float) -> Latex:
         return Latex(printing.number(value, decimals=self.decimals))
@@ -374,24 +411,26 @@ class _Layout:
             shown = layer if len(layer) <= WIDE_LAYER else layer[:1]
             for neuron in shown:
                 definition = network.z_definition(neuron)
-                symbolic, numbers = self.tex(definition), self.tex(definition, example)
+                numbers = self.tex(definition, example)
+                symbolic = self.named(definition, example)
                 if len(neuron.weights) > INLINE_FAN_IN:
                     terms = [w * a for w, a in zip(neuron.weights, network.sources(neuron.layer))]
-                    symbolic = printing.elided_sum(terms + ([neuron.bias] if neuron.bias is not None else []), network)
+                    symbolic = printing.elided_sum(terms + ([neuron.bias] if neuron.bias is not None else []),
+                                                   self.names(example))
                     numbers = None
-                steps.append(Step(self._next(), self.tex(neuron.z), symbolic, numbers,
+                steps.append(Step(self._next(), self.named(neuron.z, example), symbolic, numbers,
                                   self.number(self.values[example][neuron.z])))  # fmt: skip
             for neuron in shown:
                 definition = network.a_definition(neuron)
                 # σ(0.33): the activation of the number just computed
                 numbers = None if len(layer) > INLINE_FAN_IN else self.tex(definition, example)
-                steps.append(Step(self._next(), self.tex(neuron.a), self.tex(definition), numbers,
+                steps.append(Step(self._next(), self.named(neuron.a, example), self.named(definition, example), numbers,
                                   self.number(self.values[example][neuron.a])))  # fmt: skip
         return tuple(steps)
 
     def loss_step(self, example: int, loss: float) -> Step:
         network = self.network
-        return Step(self._next(), self.tex(network.loss_symbol), self.tex(network.loss),
+        return Step(self._next(), self.named(network.loss_symbol, example), self.named(network.loss, example),
                     self.tex(network.loss, example), self.number(loss))  # fmt: skip
 
     def mean_loss(self, solution: numeric.Solution) -> Step:
@@ -400,7 +439,7 @@ class _Layout:
         if count > TABLE_COLUMNS:
             terms += r" + \dots"
         symbolic = Latex(rf"\frac{{1}}{{{count}}} \sum_{{n=1}}^{{{count}}} L^{{(n)}}")
-        return Step(self._next(), Latex(r"\bar{L}"), symbolic, Latex(rf"\frac{{1}}{{{count}}}\left({terms}\right)"),
+        return Step(self._next(), Latex(handout_batch.MEAN_LOSS_NAME), symbolic, Latex(rf"\frac{{1}}{{{count}}}\left({terms}\right)"),
                     self.number(solution.loss))  # fmt: skip
 
     def _path_values(self, chains: Sequence[chain.Chain]) -> tuple[Latex, ...] | None:
@@ -415,35 +454,50 @@ class _Layout:
         expressions = [printing.chain([f.expression for f in c], self.network) for c in chains]
         return _sum_lines(partials), _sum_lines(expressions)
 
-    def delta(self, symbol: sympy.Symbol) -> Derivative:
+    def delta(self, symbol: sympy.Symbol, simplified: handout_output.Simplified | None = None) -> Derivative:
+        """δ = ∂L/∂z: its paths and factors, then numbers (one numbered line per example in a batch)."""
         delta = self.derivation.deltas[symbol]
         z = delta.neuron.z
+        lhs = Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}")
+        values = tuple(self.number(v[symbol]) for v in self.values)
         if len(delta.terms) > INLINE_FAN_IN:  # too long to write out: δ_j = f'(z_j) Σ_i δ_i ∂z_i/∂h_j
             local = self.tex(delta.terms[0][-1].expression)
             h = self.tex(delta.neuron.a)
             return Derivative(
-                number=self._next(), name=symbol.name,
-                lhs=Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}"),
+                number=None if self.batch else self._next(), name=symbol.name, lhs=lhs,
                 paths=None, path_count=len(delta.terms), path_expressions=None, path_values=None,
                 delta_form=Latex(rf"= {local} \sum_i \delta_i \frac{{\partial z_i}}{{\partial {h}}}"), substituted=(), values=(),
-                mean=None, value=self.number(self.values[0][symbol]), frozen=False, figure=None,
+                mean=None, value=values[0], frozen=False, figure=None, examples=self._example_lines(symbol, None, values),
             )  # fmt: skip
         paths, expressions = self._paths(delta.terms)
-        if len(delta.terms) == 1:  # the numbers in the same order as the factors above them
+        if simplified is not None:
+            substituted = tuple(self.tex(simplified.expression, i) for i in range(len(self.values)))
+        elif len(delta.terms) == 1:  # the numbers in the same order as the factors above them
             factors = [f.expression for f in delta.terms[0]]
             substituted = tuple(printing.chain(factors, self.network, values=v, decimals=self.decimals) for v in self.values)
         else:
             substituted = tuple(self.tex(delta.definition, i) for i in range(len(self.values)))
         return Derivative(
-            number=self._next(), name=symbol.name,
-            lhs=Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}"),
+            number=None if self.batch else self._next(), name=symbol.name, lhs=lhs,
             paths=paths, path_count=len(paths), path_expressions=expressions, path_values=None,
-            delta_form=None if len(delta.terms) == 1 else Latex("= " + self.tex(delta.definition)),
-            substituted=substituted, values=tuple(self.number(v[symbol]) for v in self.values),
-            mean=None, value=self.number(self.values[0][symbol]), frozen=False, figure=None,
+            delta_form=None if len(delta.terms) == 1 or simplified else Latex("= " + self.tex(delta.definition)),
+            substituted=() if self.batch else substituted, values=() if self.batch else values,
+            mean=None, value=values[0], frozen=False, figure=None,
+            examples=self._example_lines(symbol, substituted, values),
+            simplified=None if simplified is None else self.tex(simplified.expression),
+            why=None if simplified is None else simplified.reason,
         )  # fmt: skip
 
-    def gradient(self, name: str, solution: numeric.Solution, full: Sequence[str]) -> Derivative:
+    def _example_lines(self, symbol: sympy.Symbol, substituted: Sequence[Latex] | None,
+                       values: Sequence[Latex]) -> tuple[handout_batch.ExampleLine, ...]:  # fmt: skip
+        """A batch's δ^{(n)} = numbers = value, one numbered line per worked example (none for a single example)."""
+        if not self.batch:
+            return ()
+        return tuple(handout_batch.ExampleLine(self._next(), self.named(symbol, i),
+                                               None if substituted is None else substituted[i], values[i])
+                     for i in range(len(self.values)))  # fmt: skip
+
+    def gradient(self, name: str, solution: numeric.Solution) -> Derivative:
         gradient = self.derivation.gradients[name]
         network = self.network
         paths = expressions = None
@@ -451,25 +505,24 @@ class _Layout:
         if gradient.chains is not None and len(gradient.chains) <= LISTED_PATHS and max(map(len, gradient.chains)) <= LISTED_FACTORS:
             paths, expressions = self._paths(gradient.chains)
             values = self._path_values(gradient.chains)
-        per_example = solution.per_example_gradients[name]
-        mean = None
-        if len(per_example) > 1:
-            count = len(per_example)
-            terms = printing.signed_sum(per_example[:TABLE_COLUMNS], decimals=self.decimals)
-            terms += r" + \dots" if count > TABLE_COLUMNS else ""
-            mean = Latex(rf"\frac{{1}}{{{count}}}\left({terms}\right)")
         spec = network.spec
         hidden = any(o.neuron.layer < len(network.layers) for o in gradient.occurrences)
         figure = None
         if hidden and gradient.chains is not None and paths is not None:
             figure = _figure(self.derivation, spec.parameters, self.decimals, highlight=gradient.chains, labels=False)
+        per_example = solution.per_example_gradients[name]
+        mean = None
+        if self.batch:
+            mean = handout_batch.mean(network, number=self._next(), parameter=gradient.parameter,
+                                      delta_form=gradient.delta_form, values=self.values, per_example=per_example,
+                                      total=solution.gradients[name], decimals=self.decimals, shown=TABLE_COLUMNS)  # fmt: skip
         return Derivative(
-            number=self._next(), name=name,
+            number=None if self.batch else self._next(), name=name,
             lhs=printing.partial(network.loss_symbol, gradient.parameter, network),
             paths=paths, path_count=sum(_path_count(network, o.neuron) for o in gradient.occurrences),
             path_expressions=expressions, path_values=values, delta_form=Latex("= " + self.tex(gradient.delta_form)),
-            substituted=tuple(self.tex(gradient.delta_form, i) for i in range(len(self.values))),
-            values=tuple(self.number(v) for v in per_example[: len(self.values)]),
+            substituted=() if self.batch else (self.tex(gradient.delta_form, 0),),
+            values=() if self.batch else (self.number(per_example[0]),),
             mean=mean, value=self.number(solution.gradients[name]), frozen=name in spec.frozen, figure=figure,
         )  # fmt: skip
 
@@ -617,7 +670,7 @@ def _gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, f
                      decimals: int) -> tuple[Table, ...]:  # fmt: skip
     network = derivation.network
     tables = []
-    for layer in network.layers:
+    for layer in reversed(network.layers):  # output layer first, as backpropagation goes
         names = []
         for neuron in layer:
             names += [w.name for w in neuron.weights]
@@ -637,29 +690,35 @@ def _gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, f
 
 
 def _update_table(derivation: chain.Derivation, parameters: Mapping[str, float], solution: numeric.Solution,
-                  decimals: int) -> Table:  # fmt: skip
+                  decimals: int, order: Sequence[str]) -> Table:  # fmt: skip
     network = derivation.network
     spec = network.spec
+    by_name = {p.name: p for p in network.parameters}
     number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
+    # old and new with the places that tell them apart: a step below the last place still shows
+    step = lambda v, other: Latex(printing.number(v, decimals=decimals, unlike=other))  # noqa: E731
     rows = tuple(
-        Row((Latex(network.latex(p)), number(parameters[p.name]), number(solution.gradients[p.name]),
-             number(solution.updated[p.name])), "frozen" if p.name in spec.frozen else "")
-        for p in network.parameters
+        Row((Latex(network.latex(by_name[name])), step(parameters[name], solution.updated[name]),
+             number(solution.gradients[name]), step(solution.updated[name], parameters[name])),
+            "frozen" if name in spec.frozen else "")
+        for name in order
     )  # fmt: skip
     header = (Latex(r"\text{parameter}"), Latex(r"\text{old value}"), Latex(r"\partial L / \partial w"),
               Latex(r"\text{new value}"))  # fmt: skip
     return Table("One gradient-descent step", header, rows)
 
 
-def _check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, decimals: int) -> Table:
+def _check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, decimals: int,
+                 order: Sequence[str]) -> Table:  # fmt: skip
     network = derivation.network
     by_name = {p.name: p for p in network.parameters}
     digits = decimals + 4  # enough places to see where the two estimates part
+    position = {name: i for i, name in enumerate(order)}
     rows = tuple(
         Row((Latex(network.latex(by_name[r.name])), Latex(printing.number(r.chain_rule, decimals=digits)),
              Latex(printing.number(r.finite_difference, decimals=digits)),
              _scientific(r.relative_error)))
-        for r in check.rows
+        for r in sorted(check.rows, key=lambda r: position[r.name])
     )  # fmt: skip
     header = (Latex(r"\text{parameter}"), Latex(r"\text{chain rule}"), Latex(r"\text{finite difference}"),
               Latex(r"\text{relative error}"))  # fmt: skip

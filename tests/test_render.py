@@ -283,7 +283,7 @@ def test_cli_mistakes_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, arg
 
 def test_param_chooses_what_is_written_in_full():
     document = handout.build(derivation("seed_2_2_1.yaml"), params=["w11", "b3"])
-    assert [g.name for g in document.gradients] == ["w11", "b3"]
+    assert [g.name for g in document.gradients] == ["b3", "w11"]  # output layer first, as backpropagation goes
     in_tables = [row.cells[0] for table in document.gradient_tables for row in table.rows]
     assert len(in_tables) == 7
 

@@ -1,0 +1,261 @@
+"""The handout's structure on the page: backpropagation's order, question numbers, batch lines, cross-entropy's δ = ŷ − t.
+
+Oracles: the layer of each parameter comes from tests/reference.py's naming rules,
+values from its plain NumPy forward pass and its SymPy gradients, and δ's from the
+hand formulas of the seeds, never from the engine under test.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+import symbackprop as sbp
+from symbackprop import handout, render, spec
+from conftest import EXAMPLES
+import reference
+
+HANDOUTS = ["seed_2_2_1.yaml", "batch_2_2_1.yaml", "classifier_2_1_1.yaml", "softmax_2_3_2.yaml", "big.yaml"]
+QUESTION = re.compile(r"\\qnum\{(\d+)\}")
+GRADIENT = re.compile(r"\\qnum\{\d+\} \\frac\{\\partial (?:\\bar\{L\}|L)\}\{\\partial ([a-z])_\{([^}]*)\}\}")
+NUMBER = re.compile(r"(?<![\w{^])-?\d+(?:\.\d+)?")
+_cache: dict[tuple[str, str], str] = {}
+
+
+def tex(spec: str, mode: str) -> str:
+    if (spec, mode) not in _cache:
+        _cache[spec, mode] = render.latex(handout.build(sbp.derive(sbp.load_spec(EXAMPLES / spec)), mode=mode))
+    return _cache[spec, mode]
+
+
+def raw(spec: str) -> dict:
+    return yaml.safe_load((EXAMPLES / spec).read_text(encoding="utf-8"))
+
+
+def layers_of(spec: str) -> dict[str, int]:
+    """Parameter name -> layer (1 = first hidden), from the README's naming rules as reference.py writes them."""
+    r = raw(spec)
+    weights, biases = reference.weight_and_bias_names(r["layers"], r.get("naming", "neuron"), r.get("bias", "per_neuron"))
+    layer = {}
+    for l, (lw, lb) in enumerate(zip(weights, biases), start=1):
+        layer.update({name: l for row in lw for name in row})
+        layer.update({name: l for name in lb if name})
+    return layer
+
+
+def name(letter: str, index: str) -> str:
+    """w_{33,1} -> w33_1, b_{3} -> b3: a parameter's name from its LaTeX."""
+    return letter + index.replace(",", "_")
+
+
+def shown(value: float) -> str:
+    """A value as printed at 6 decimals, trailing zeros dropped (the README's rule)."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "0") else text
+
+
+def section(text: str, title: str) -> str:
+    start = text.index(rf"\section*{{{title}}}")
+    end = text.find(r"\section*{", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+# -- order: output layer first ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", handout.MODES)
+@pytest.mark.parametrize("spec", HANDOUTS)
+def test_gradients_are_asked_output_layer_first(spec, mode):
+    layer = layers_of(spec)
+    text = tex(spec, mode)
+    asked = [name(*m) for m in GRADIENT.findall(section(text, "Backward pass"))]
+    assert asked, "no gradient question found"
+    layers = [layer[n] for n in asked]
+    assert layers == sorted(layers, reverse=True), asked
+    assert layers[0] == max(layer.values())
+
+
+@pytest.mark.parametrize("mode", handout.MODES)
+@pytest.mark.parametrize("spec", HANDOUTS)
+def test_update_table_lists_output_layer_first(spec, mode):
+    layer = layers_of(spec)
+    rows = re.findall(r"^([wb])_\{([^}]*)\} &", section(tex(spec, mode), "Update"), flags=re.M)
+    assert len(rows) == len(layer)
+    layers = [layer[name(*row)] for row in rows]
+    assert layers == sorted(layers, reverse=True)
+
+
+def test_grouped_tables_of_a_big_network_start_at_the_output_layer():
+    captions = re.findall(r"\\subsection\*\{Layer (\d+):", tex("big.yaml", "worked"))
+    assert [int(c) for c in captions] == [5, 4, 3, 2, 1]
+
+
+# -- question numbers increase down the pages --------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", handout.MODES)
+@pytest.mark.parametrize("spec", HANDOUTS)
+def test_question_numbers_run_in_page_order(spec, mode):
+    text = tex(spec, mode)
+    # no floats: the order of the source is the order on the page
+    assert r"\begin{figure" not in text and r"\begin{table" not in text
+    numbers = [int(n) for n in QUESTION.findall(text.partition(r"\begin{document}")[2])]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_exercise_and_solutions_ask_the_same_questions():
+    for spec in HANDOUTS:
+        def asked(mode):
+            return [name(*m) for m in GRADIENT.findall(tex(spec, mode))]
+
+        assert asked("exercise") == asked("solutions") == asked("worked"), spec
+
+
+# -- a batch: L^{(n)}, δ^{(n)}, one line per example, then the mean -------------------------------
+
+
+def batch_by_hand() -> list[dict[str, float]]:
+    """Each example's forward values (reference.py's NumPy) and δ's by the seeds' formulas."""
+    r = raw("batch_2_2_1.yaml")
+    p = r["parameters"]
+    result = []
+    for (layers, loss), example in zip(reference.numpy_forward(r, p), r["data"]):
+        (z, h), (z3, y) = layers
+        t = example["targets"][0]
+        d3 = (y[0] - t) * y[0] * (1 - y[0])
+        values = {"x1": example["inputs"][0], "x2": example["inputs"][1], "t": t, "z1": z[0], "z2": z[1],
+                  "h1": h[0], "h2": h[1], "z3": z3[0], "y": y[0], "L": loss, "delta3": d3,
+                  "delta1": d3 * p["w31"] * h[0] * (1 - h[0]), "delta2": d3 * p["w32"] * h[1] * (1 - h[1])}  # fmt: skip
+        result.append(values)
+    return result
+
+
+def numbers_in(line: str) -> set[str]:
+    """The numbers of a substituted line, leaving out question numbers, indices and (n) superscripts."""
+    line = QUESTION.sub("", line)
+    line = re.sub(r"_\{[^}]*\}|\^\{\(\d+\)\}|\^\{\d+\}|\\frac\{1\}\{\d+\}", "", line)
+    return set(NUMBER.findall(line))
+
+
+def test_batch_losses_are_labelled_per_example_then_the_mean():
+    text = section(tex("batch_2_2_1.yaml", "solutions"), "Loss")
+    by_hand = batch_by_hand()
+    for n, values in enumerate(by_hand, start=1):
+        lines = [line for line in text.splitlines() if f"L^{{({n})}} &=" in line]
+        assert len(lines) == 1, n
+    assert "\\qnum{19} L^{(1)}" in text and "\\qnum{21} L^{(3)}" in text
+    mean = np.mean([v["L"] for v in by_hand])
+    assert re.search(r"\\qnum\{22\} \\bar\{L\} &=", text)
+    assert f"= {shown(mean)}" in text
+    assert re.search(r"\\qnum\{\d+\} L &=", text) is None  # no loss without its example
+
+
+@pytest.mark.parametrize("mode", ["worked", "solutions"])
+def test_batch_deltas_have_one_line_per_example_with_that_examples_numbers_only(mode):
+    text = section(tex("batch_2_2_1.yaml", mode), "Backward pass")
+    by_hand = batch_by_hand()
+    parameters = {shown(v) for v in raw("batch_2_2_1.yaml")["parameters"].values()}
+    for delta, index in (("delta3", "3"), ("delta1", "1"), ("delta2", "2")):
+        for n, values in enumerate(by_hand, start=1):
+            lines = [line for line in text.splitlines() if rf"\delta_{{{index}}}^{{({n})}} &=" in line]
+            assert len(lines) == 1, (delta, n)
+            line = re.sub(r"\s*\\\\\*?(\[[^]]*\])?$", "", lines[0])  # without the row's end, \\[4pt]
+            assert line.startswith(r"\qnum{")
+            assert line.endswith(f"= {shown(values[delta])}"), line
+            own = {shown(v) for v in values.values()} | parameters | {"1"}
+            others = set().union(*({shown(v) for v in o.values()} for i, o in enumerate(by_hand, start=1) if i != n))
+            found = numbers_in(line)
+            assert found <= own, (line, found - own)
+            assert found - others, line  # it names values only this example has
+    # no line chains a value onto the examples' lines: each δ block ends with its last example
+    for block in re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", text, flags=re.S):
+        if r"\delta_{" in block and "^{(1)} &=" in block and r"\partial \bar{L}" not in block:
+            after = block.split("^{(1)} &=", 1)[1]
+            assert not re.search(r"^&=", after, flags=re.M), block
+
+
+def test_batch_gradients_end_in_the_mean_of_the_examples():
+    r = raw("batch_2_2_1.yaml")
+    expected = reference.sympy_gradients(r, r["parameters"])
+    by_hand = batch_by_hand()
+    text = section(tex("batch_2_2_1.yaml", "solutions"), "Backward pass")
+    blocks = re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", text, flags=re.S)
+    means = [b for b in blocks if r"\partial \bar{L}" in b]
+    assert len(means) == 9
+    for block in means:
+        letter, index = re.search(r"\\partial \\bar\{L\}\}\{\\partial ([wb])_\{([^}]*)\}\}", block).groups()
+        parameter = name(letter, index)
+        assert r"\frac{1}{3} \sum_{n=1}^{3} \delta_{" in block
+        assert block.rstrip().endswith(f"&= {shown(expected[parameter])}"), parameter
+        if letter == "w":  # δ^{(n)} · input^{(n)} with numbers, one example per row
+            delta = "delta" + index[0]
+            source = {"3": "h", "1": "x", "2": "x"}[index[0]] + index[1]
+            for values in by_hand:
+                product = rf"{shown(values[delta])} \cdot {shown(values[source])}"
+                if values[delta] < 0:
+                    product = rf"\left({shown(values[delta])}\right) \cdot {shown(values[source])}"
+                assert product in block, (parameter, product)
+
+
+def test_batch_exercise_asks_each_examples_delta_and_the_mean_gradient():
+    text = tex("batch_2_2_1.yaml", "exercise")
+    for index in "312":
+        for n in (1, 2, 3):
+            assert re.search(rf"\\qnum\{{\d+\}} \\delta_\{{{index}\}}\^\{{\({n}\)\}} &= \\blank", text)
+    assert len(re.findall(r"\\partial \\bar\{L\}\}\{\\partial [wb]_\{[^}]*\}\} &= \\blank", text)) == 9
+    assert text.count(r"&= \blank") == 18 + 3 + 1 + 9 + 9
+
+
+# -- cross-entropy: the general form, why, then δ = ŷ − t ---------------------------------------
+
+
+def output_by_reference(spec: str) -> tuple[np.ndarray, np.ndarray]:
+    r = raw(spec)
+    (layers, _), = reference.numpy_forward(r, r["parameters"])
+    return layers[-1][1], np.array(r["targets"], float)
+
+
+def delta_block(text: str, index: str) -> str:
+    return re.search(rf"\\delta_\{{{index}\}} = \\frac.*?\\end\{{align\*\}}", text, flags=re.S).group(0)
+
+
+@pytest.mark.parametrize("mode", ["worked", "solutions"])
+def test_sigmoid_with_binary_cross_entropy_shows_y_minus_t(mode):
+    y, t = output_by_reference("classifier_2_1_1.yaml")
+    block = delta_block(tex("classifier_2_1_1.yaml", mode), "2")
+    lines = [line.strip().rstrip(r"\*").strip() for line in block.splitlines()]
+    general = next(i for i, line in enumerate(lines) if r"\frac{1 - t}{1 - \hat{y}}" in line)
+    why = next(i for i, line in enumerate(lines) if r"\sigma'(z) = \hat{y}(1 - \hat{y})" in line)
+    simple = lines.index(r"&= \hat{y} - t")
+    assert general < why < simple
+    assert lines[simple + 1] == rf"&= {shown(y[0])} - {shown(t[0])}"
+    assert lines[simple + 2] == f"&= {shown(y[0] - t[0])}"
+    assert shown(y[0] - t[0]) == "-0.487438"  # by hand: σ(0.8·σ(0.15 − 0.5 + 0.1) − 0.3) − 1
+
+
+@pytest.mark.parametrize("mode", ["worked", "solutions"])
+def test_softmax_with_cross_entropy_shows_y_k_minus_t_k(mode):
+    y, t = output_by_reference("softmax_2_3_2.yaml")
+    text = tex("softmax_2_3_2.yaml", mode)
+    for k, index in enumerate(("4", "5")):
+        block = delta_block(text, index)
+        lines = [line.strip().rstrip(r"\*").strip() for line in block.splitlines()]
+        why = next(i for i, line in enumerate(lines) if r"\sum_k t_k = 1" in line)
+        assert any(r"\frac{\partial \hat{y}_{2}}{\partial z_" in line for line in lines[:why])  # summed over outputs
+        simple = lines.index(rf"&= \hat{{y}}_{{{k + 1}}} - t_{{{k + 1}}}")
+        assert why < simple
+        assert lines[simple + 1] == rf"&= {shown(y[k])} - {shown(t[k])}"
+        assert lines[simple + 2] == f"&= {shown(y[k] - t[k])}"
+        assert r"\hat{y}_{1} t_{2}" not in block  # the unsimplified form is gone
+
+
+def test_no_simplification_where_the_loss_does_not_cancel():
+    text = tex("seed_2_2_1.yaml", "worked")  # ½ squared error: δ keeps σ′
+    assert r"\sigma'(z) = \hat{y}(1 - \hat{y})$ cancels" not in text
+    derivation = sbp.derive(sbp.load_spec(EXAMPLES / "softmax_2_3_2.yaml"))
+    examples = [spec.Example((0.6, -0.4), (0.3, 0.3))]  # targets not summing to 1: ŷ − t would be wrong
+    document = handout.build(derivation, examples=examples)
+    assert all(d.simplified is None for d in document.deltas)
