@@ -142,7 +142,7 @@ def run_handout(args: argparse.Namespace) -> int:
         if output.suffix == ".pdf" and render.backend() is None:  # the .tex is written instead
             outputs.check_file(output.with_suffix(".tex"), option="-o", reads=reads)
     loaded, derivation = _load(args.spec)
-    training, examples = _handout_training(args, loaded)
+    training = _handout_training(args, loaded)
     if args.variants is not None:
         if training is not None:
             raise SymbackpropError("--train: not with --variants; a training section goes in a single handout")
@@ -158,7 +158,7 @@ def run_handout(args: argparse.Namespace) -> int:
     if output.suffix not in (".pdf", ".tex"):
         raise SymbackpropError(f"-o: {output}: must end in .pdf or .tex (or be a directory, with --variants)")
     document = handout.build(derivation, mode=args.mode, decimals=args.decimals, params=args.param,
-                             examples=examples, training=training)  # fmt: skip
+                             training=training)  # fmt: skip
     made = render.Handout(document, templates=args.templates)
     if output.suffix == ".pdf" and render.backend() is None:
         tex = files.write_atomic(output.with_suffix(".tex"), made.latex())
@@ -169,17 +169,17 @@ def run_handout(args: argparse.Namespace) -> int:
 
 
 def _handout_training(args: argparse.Namespace, loaded):
-    """The training run a handout's --train asks for, and the worked example when only the CSV has data."""
+    """The training run a handout's --train asks for, or None."""
     from pathlib import Path
 
-    from symbackprop import handout, spec, train
+    from symbackprop import handout, train
 
     if args.train is None:
         used = [flag for flag, value in (("--data", args.data), ("--batch-size", args.batch_size),
                                          ("--train-seed", args.train_seed)) if value is not None]  # fmt: skip
         if used:
             raise SymbackpropError(f"{used[0]}: only used with --train EPOCHS")
-        return None, None
+        return None
     if args.train < 1:
         raise SymbackpropError(f"--train: must be at least 1 epoch, got {args.train}")
     if args.data:
@@ -187,10 +187,7 @@ def _handout_training(args: argparse.Namespace, loaded):
     else:
         data, source = train.spec_data(loaded), "the spec's data"
     batch_size = 32 if args.batch_size is None else args.batch_size
-    run = handout.trained(loaded, data, epochs=args.train, batch_size=batch_size, seed=args.train_seed or 0, source=source)
-    # a spec without examples works through the first line of the CSV
-    first = None if loaded.examples else (spec.Example(tuple(map(float, data.inputs[0])), tuple(map(float, data.targets[0]))),)
-    return run, first
+    return handout.trained(loaded, data, epochs=args.train, batch_size=batch_size, seed=args.train_seed or 0, source=source)
 
 
 def _derive_vector(args: argparse.Namespace) -> int:
@@ -372,7 +369,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", parents=[after], help="mini-batch gradient descent with the derived gradients, on the spec's data or a CSV file",
-        description="Example: symbackprop train examples/xor_like.yaml --data examples/points.csv --epochs 500 "
+        description="Example: symbackprop train examples/separable.yaml --data examples/separable.csv --epochs 500 "
         "--batch-size 32 --plot loss.png --json. The CSV's first line names the columns; by default the first "
         "columns are the inputs and the last the targets, in network order.",
     )  # fmt: skip

@@ -1,6 +1,8 @@
 """The command line: solve and derive output, the JSON contracts, exit codes."""
 
+import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -125,3 +127,13 @@ def test_python_dash_m_and_console_script():
     if script:
         version = subprocess.run([script, "--version"], capture_output=True, text=True)
         assert version.returncode == 0 and version.stdout.startswith("symbackprop ")
+
+
+def test_every_example_in_the_help_names_files_that_exist():
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    named = [path for command in commands.values()
+             for path in re.findall(r"examples/\w+\.\w+", command.description or "")]  # fmt: skip
+    assert named, "no command's help names an example file"
+    missing = [path for path in named if not (ROOT / path).is_file()]
+    assert missing == [], missing

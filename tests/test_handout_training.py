@@ -211,3 +211,14 @@ def test_exercise_sheet_does_not_give_away_the_update():
     solutions = render.latex(handout.build(sbp.derive(spec), mode="solutions", training=run))
     assert r"\section*{Training}" in exercise and r"\text{after epoch" not in exercise
     assert r"\text{after epoch 1}" in solutions
+
+
+def test_the_library_works_through_the_first_csv_line_of_a_spec_without_examples():
+    """As the README shows: render.make(derivation, training=handout.trained(spec, data, ...)) on separable.yaml."""
+    spec = sbp.load_spec(SEPARABLE)
+    assert spec.examples == ()
+    data = train.load_csv(CSV, spec)
+    latex = render.make(sbp.derive(spec), training=handout.trained(spec, data, epochs=3, batch_size=8)).latex()
+    first_line = CSV.read_text().splitlines()[1].split(",")  # x1, x2, label as written
+    for cell in first_line:
+        assert str(float(cell)).rstrip("0").rstrip(".") in latex, cell
