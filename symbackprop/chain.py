@@ -284,10 +284,12 @@ def _is_zero(expr: sympy.Expr) -> bool:
         numerator, _ = sympy.together(expr).as_numer_denom()
         if _expanded_terms(numerator) <= EXPAND_TERMS and _expand(numerator) == 0:
             return True
-        # simplify has no time bound, so it only sees small expressions
-        standard = ops.to_standard_sympy(expr)
-        if sympy.count_ops(standard) <= SIMPLIFY_LIMIT and sympy.simplify(standard) == 0:
-            return True
+        # simplify has no time bound, so it only sees small expressions; so does the rewrite into
+        # plain SymPy, whose Piecewise forms of ReLU-like functions fold once per level of nesting
+        if sympy.count_ops(expr) <= SIMPLIFY_LIMIT:
+            standard = ops.to_standard_sympy(expr)
+            if sympy.count_ops(standard) <= SIMPLIFY_LIMIT and sympy.simplify(standard) == 0:
+                return True
     return _vanishes_at_random_points(expr)
 
 
@@ -302,11 +304,13 @@ def _size(expr: sympy.Expr, limit: int = SYMBOLIC_NODES) -> int:
 
 def _vanishes_at_random_points(expr: sympy.Expr, *, points: int = 3) -> bool:
     """Zero to 35 of 50 digits at random points: a nonzero analytic expression almost never is."""
-    terms = [ops.to_standard_sympy(term) for term in sympy.Add.make_args(expr)]
+    terms = sympy.Add.make_args(expr)
     internal = naming.internal_symbols(sorted(expr.free_symbols, key=lambda s: s.name))
     symbols = list(internal.values())
-    # on internal names: a parameter called e must not be mpmath's e in the printed code
-    function = sympy.lambdify(symbols, [term.xreplace(internal) for term in terms], modules="mpmath", cse=True)
+    # on internal names: a parameter called e must not be mpmath's e in the printed code;
+    # our functions as mpmath kernels, not rewritten into Piecewise
+    function = sympy.lambdify(symbols, [term.xreplace(internal) for term in terms],
+                              modules=[ops.MPMATH_KERNELS, "mpmath"], cse=True)  # fmt: skip
     draw = random.Random(0)
     with mpmath.workdps(50):
         for _ in range(points):

@@ -19,6 +19,7 @@ from symbackprop import __version__, numbers
 from symbackprop.errors import SymbackpropError, did_you_mean, listing, printable, shorten
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+MAX_MESSAGE = 1_000  # characters of an error line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -438,7 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SymbackpropError as exc:
         if debug:
             raise
-        print(f"symbackprop: error: {printable(str(exc))}", file=sys.stderr)
+        # messages are one line by design; the cap keeps an echoed value of a megabyte off the terminal
+        print(f"symbackprop: error: {printable(shorten(str(exc), limit=MAX_MESSAGE))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"symbackprop: stopped by {signal.Signals(received[0]).name}", file=sys.stderr)

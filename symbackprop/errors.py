@@ -16,11 +16,20 @@ from collections.abc import Iterable, Sequence
 LISTED = 10  # names shown in a message before "… (N in all)"
 SHOWN = 60  # characters of one user-given name or value shown in a message
 # C0 and C1 controls, DEL, and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069)
+_LONG_WORD = re.compile(r"[^\s,;:'()\[\]]{120,}")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class SymbackpropError(Exception):
     """Base class for every error caused by user input."""
+
+
+def _brief(text: str) -> str:
+    """`text` with every very long word (a user's key, name or value of 120+ characters) shortened.
+
+    The key path is kept whole in `where` (it finds the line); only the message is brief.
+    """
+    return _LONG_WORD.sub(lambda match: shorten(match.group()), text)
 
 
 class SpecError(SymbackpropError):
@@ -29,7 +38,7 @@ class SpecError(SymbackpropError):
     def __init__(self, where: str, what: str) -> None:
         self.where = where
         self.what = what
-        super().__init__(f"{where}: {what}" if where else what)
+        super().__init__(_brief(f"{where}: {what}" if where else what))
 
 
 class InputFileError(SymbackpropError):
@@ -42,7 +51,7 @@ class AnswersError(SymbackpropError):
     def __init__(self, where: str, what: str) -> None:
         self.where = where
         self.what = what
-        super().__init__(f"{where}: {what}" if where else what)
+        super().__init__(_brief(f"{where}: {what}" if where else what))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

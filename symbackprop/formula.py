@@ -41,6 +41,7 @@ MAX_CONSTANT_BITS = 256  # a power of a constant stays below 2**256 (about 1e77)
 MAX_OPS = 120  # operations in f(z), counted by sympy.count_ops
 MAX_DERIVATIVE_OPS = 400  # operations in f'(z): the product rule squares a long product
 MAX_NUMBER = 1e6
+MIN_NUMBER = 1e-6  # smaller nonzero numbers become fractions of huge integers, which NumPy cannot compute with
 
 # erf is not offered: NumPy has no erf, so numbers and exported modules would need SciPy.
 FUNCTIONS: dict[str, tuple[int, Callable[..., sympy.Expr]]] = {
@@ -115,6 +116,8 @@ def _number(value: object, node: ast.AST) -> sympy.Expr:
         raise FormulaError(f"'{ast.unparse(node)}' is not allowed ({ALLOWED})")
     if not math.isfinite(value) or abs(value) > MAX_NUMBER:
         raise FormulaError(f"the number {ast.unparse(node)} is too large (limit {MAX_NUMBER:g})")
+    if value and abs(value) < MIN_NUMBER:
+        raise FormulaError(f"the number {ast.unparse(node)} is too small (limit {MIN_NUMBER:g}, or 0)")
     exact = fractions.Fraction(repr(value)) if isinstance(value, float) else fractions.Fraction(value)
     return sympy.Rational(exact.numerator, exact.denominator)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import sympy
 
@@ -176,6 +177,17 @@ NUMPY_KERNELS: dict[str, Callable] = {
     "relu": lambda z: np.maximum(z, 0.0),
     "leaky_step": _leaky_step,
     "leaky_relu": lambda z: np.where(np.asarray(z) > 0, z, float(LEAKY_SLOPE) * np.asarray(z)),
+}
+
+# The same functions in mpmath, for evaluating our expressions at 50 digits without rewriting them
+# into Piecewise (which nests, and then folds, once per layer).
+MPMATH_KERNELS: dict[str, Callable] = {
+    "sigmoid": lambda z: 1 / (1 + mpmath.exp(-z)),
+    "softplus": lambda z: mpmath.log1p(mpmath.exp(z)) if z < 0 else z + mpmath.log1p(mpmath.exp(-z)),
+    "step": lambda z: mpmath.mpf(1) if z > 0 else mpmath.mpf(0),
+    "relu": lambda z: z if z > 0 else mpmath.mpf(0),
+    "leaky_step": lambda z: mpmath.mpf(1) if z > 0 else (mpmath.mpf(LEAKY_SLOPE.p) / LEAKY_SLOPE.q),
+    "leaky_relu": lambda z: z if z > 0 else (mpmath.mpf(LEAKY_SLOPE.p) / LEAKY_SLOPE.q) * z,
 }
 
 

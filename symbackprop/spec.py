@@ -15,7 +15,7 @@ import sympy
 import yaml
 
 from symbackprop import files, formula, naming, numbers, ops
-from symbackprop.errors import InputFileError, SpecError, did_you_mean, listing
+from symbackprop.errors import InputFileError, SpecError, did_you_mean, listing, shorten
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -177,7 +177,7 @@ def _choice(value: object, where: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str):
         raise SpecError(where, f"must be one of {', '.join(choices)}; got {_kind(value)}")
     if value not in choices:
-        raise SpecError(where, f"unknown value '{value}'{did_you_mean(value, choices)}; valid: {', '.join(choices)}")
+        raise SpecError(where, f"unknown value '{shorten(value)}'{did_you_mean(value, choices)}; valid: {', '.join(choices)}")
     return value
 
 
@@ -346,7 +346,7 @@ def _parameters(values: object, init: object, names: list[str]) -> dict[str, flo
         seed = init.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise SpecError("init.seed", f"must be a whole number ≥ 0, got {seed!r}")
-        scale = _number(init.get("scale", 1.0), "init.scale")
+        scale = _number(init.get("scale", 1.0), "init.scale", minimum=0, exclusive=True)
         decimals = init.get("decimals", 2)
         if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 15:
             raise SpecError("init.decimals", f"must be a whole number from 0 to 15, got {decimals!r}")

@@ -325,3 +325,22 @@ def test_json_output_never_carries_a_non_finite_number(capsys, monkeypatch):
     monkeypatch.setattr(cli, "printable", lambda text, **_: text)
     with pytest.raises(ValueError):
         cli._print_json({"x": math.inf})  # allow_nan=False: a leak is a bug, caught here, not printed
+
+
+LONG = "a" * 100_000
+LONG_TEXT_PLACES = {
+    "activation": {"activation": LONG}, "loss": {"loss": LONG}, "naming": {"naming": LONG}, "bias": {"bias": LONG},
+    "unknown key": {LONG: 1}, "activation name": {"activations": {LONG + "!": "z"}},
+    "formula": {"activations": {"f": "z+" + "1+" * 50_000 + "z"}, "activation": ["f", "sigmoid"]},
+    "rename target": {"rename": {"w11": LONG}}, "rename source": {"rename": {LONG: "q"}},
+    "parameter name": {"parameters": {**SEED["parameters"], LONG: 1.0}}, "frozen": {"frozen": [LONG]},
+    "layer": {"layers": [2, LONG, 1]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("place", LONG_TEXT_PLACES)
+def test_a_huge_value_is_not_echoed_in_full(tmp_path, capsys, place):
+    path = spec_file(tmp_path, **{**json.loads(json.dumps(SEED)), **LONG_TEXT_PLACES[place]})
+    assert cli.main(["solve", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) <= 400 + len(path), err[:500]
