@@ -27,6 +27,7 @@ KEYS = (
     "inputs", "targets", "data", "parameters", "init", "frozen", "rename", "activations",
 )  # fmt: skip
 MAX_PARAMETERS = 2_000_000
+MAX_INIT_SCALE = 1e6
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,8 @@ def _parameters(values: object, init: object, names: list[str]) -> dict[str, flo
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise SpecError("init.seed", f"must be a whole number ≥ 0, got {seed!r}")
         scale = _number(init.get("scale", 1.0), "init.scale", minimum=0, exclusive=True)
+        if scale > MAX_INIT_SCALE:  # uniform(-scale, scale) needs a finite width; weights this large overflow anyway
+            raise SpecError("init.scale", f"must be at most {MAX_INIT_SCALE:g}, got {scale:g}")
         decimals = init.get("decimals", 2)
         if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 15:
             raise SpecError("init.decimals", f"must be a whole number from 0 to 15, got {decimals!r}")

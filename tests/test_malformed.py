@@ -107,6 +107,7 @@ SPECS = [
     ("init decimals too many", "s.yaml", spec_with(parameters=None, init={"decimals": 40}), ["init.decimals", "0 to 15"]),
     ("init scale string", "s.yaml", spec_with(parameters=None, init={"scale": "big"}), ["init.scale", "number"]),
     ("init scale negative", "s.yaml", spec_with(parameters=None, init={"scale": -1}), ["init.scale", "positive"]),
+    ("init scale huge", "s.yaml", spec_with(parameters=None, init={"scale": 1e308}), ["init.scale", "at most 1e+06"]),
     ("frozen a string", "s.yaml", spec_with(frozen="w11"), ["frozen", "list of parameter names"]),
     ("frozen unknown", "s.yaml", spec_with(frozen=["w99"]), ["frozen[0]", "w99"]),
     ("rename a list", "s.yaml", spec_with(rename=["w11"]), ["rename", "map default parameter names"]),
