@@ -653,15 +653,16 @@ def _forward_table(derivation: chain.Derivation, solution: numeric.Solution, dec
     shown = min(count, TABLE_COLUMNS)
     columns = [r"\text{value}"] if count == 1 else [rf"n = {i + 1}" for i in range(shown)]
     header = (Latex(""), *map(Latex, columns))
+    cell = lambda v: Latex(printing.number(v, decimals=decimals, fixed=True))  # noqa: E731 - aligned on the point
     rows = []
     for neuron in network.neurons:
         for symbol in (neuron.z, neuron.a):
             values = solution.forward[symbol.name][:shown]
-            rows.append(Row((Latex(network.latex(symbol)), *(Latex(printing.number(v, decimals=decimals)) for v in values))))
-    rows.append(Row((Latex("L^{(n)}"), *(Latex(printing.number(v, decimals=decimals)) for v in solution.losses[:shown]))))
+            rows.append(Row((Latex(network.latex(symbol)), *(cell(v) for v in values))))
+    rows.append(Row((Latex("L^{(n)}"), *(cell(v) for v in solution.losses[:shown]))))
     for symbol in derivation.deltas:
         values = solution.deltas[symbol.name][:shown]
-        rows.append(Row((Latex(network.latex(symbol)), *(Latex(printing.number(v, decimals=decimals)) for v in values))))
+        rows.append(Row((Latex(network.latex(symbol)), *(cell(v) for v in values))))
     note = f" (first {shown} of {count})" if shown < count else ""
     return Table("All values" if count == 1 else f"Every example{note}", header, tuple(rows))
 
@@ -684,7 +685,7 @@ def _gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, f
             gradient = derivation.gradients[name]
             rows.append(Row((printing.partial(network.loss_symbol, gradient.parameter, network),
                              printing.latex(gradient.delta_form, network),
-                             Latex(printing.number(solution.gradients[name], decimals=decimals)))))  # fmt: skip
+                             Latex(printing.number(solution.gradients[name], decimals=decimals, fixed=True)))))  # fmt: skip
         tables.append(Table(f"Layer {layer[0].layer}", (Latex(r"\text{gradient}"), Latex(r"\delta\text{ form}"), Latex(r"\text{value}")), tuple(rows)))
     return tuple(tables)
 
@@ -694,9 +695,9 @@ def _update_table(derivation: chain.Derivation, parameters: Mapping[str, float],
     network = derivation.network
     spec = network.spec
     by_name = {p.name: p for p in network.parameters}
-    number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
+    number = lambda v: Latex(printing.number(v, decimals=decimals, fixed=True))  # noqa: E731
     # old and new with the places that tell them apart: a step below the last place still shows
-    step = lambda v, other: Latex(printing.number(v, decimals=decimals, unlike=other))  # noqa: E731
+    step = lambda v, other: Latex(printing.number(v, decimals=decimals, unlike=other, fixed=True))  # noqa: E731
     rows = tuple(
         Row((Latex(network.latex(by_name[name])), step(parameters[name], solution.updated[name]),
              number(solution.gradients[name]), step(solution.updated[name], parameters[name])),
@@ -715,8 +716,8 @@ def _check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, dec
     digits = decimals + 4  # enough places to see where the two estimates part
     position = {name: i for i, name in enumerate(order)}
     rows = tuple(
-        Row((Latex(network.latex(by_name[r.name])), Latex(printing.number(r.chain_rule, decimals=digits)),
-             Latex(printing.number(r.finite_difference, decimals=digits)),
+        Row((Latex(network.latex(by_name[r.name])), Latex(printing.number(r.chain_rule, decimals=digits, fixed=True)),
+             Latex(printing.number(r.finite_difference, decimals=digits, fixed=True)),
              _scientific(r.relative_error)))
         for r in sorted(check.rows, key=lambda r: position[r.name])
     )  # fmt: skip

@@ -12,7 +12,7 @@ import math
 import sys
 from collections.abc import Callable
 
-from symbackprop.errors import SpecError
+from symbackprop.errors import SpecError, shorten
 
 LARGEST = sys.float_info.max
 ErrorFactory = Callable[[str, str], Exception]  # (where, what) -> the caller's error type
@@ -46,9 +46,11 @@ def from_text(text: str, where: str, *, error: ErrorFactory = SpecError, minimum
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise error(where, f"'{text.strip()}' is not a number") from None
-    if not math.isfinite(value):
-        raise error(where, f"must be a finite number (at most {LARGEST:.3g} in size), got {text.strip()}")
+        raise error(where, f"'{shorten(text.strip())}' is not a number") from None
+    if math.isnan(value):
+        raise error(where, f"must be a finite number, got {shorten(text.strip())}")
+    if math.isinf(value):  # "1e400" as well as "inf": say how large a number may be
+        raise error(where, f"must be a finite number (at most {LARGEST:.3g} in size), got {shorten(text.strip())}")
     return finite(value, where, error=error, minimum=minimum, exclusive=exclusive)
 
 

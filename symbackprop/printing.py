@@ -26,8 +26,11 @@ _DELTA, _LOSS, _PARAMETER, _VALUE, _TARGET = range(5)
 MAX_DECIMALS = 20  # enough places to tell apart any two doubles of the size handouts show
 
 
-def number(value: float, *, decimals: int = 6, unlike: float | None = None) -> str:
+def number(value: float, *, decimals: int = 6, unlike: float | None = None, fixed: bool = False) -> str:
     """A value as a hand calculation writes it: `decimals` places, trailing zeros dropped.
+
+    With `fixed`, trailing zeros stay (0.498440, not 0.49844), so that a right-aligned
+    table column lines up on the decimal point.
 
     The rule for values too small for those places: a nonzero value below 1 in
     magnitude is written a \\times 10^{k} when its rounding to `decimals` places
@@ -52,8 +55,9 @@ def number(value: float, *, decimals: int = 6, unlike: float | None = None) -> s
     if abs(value) < 1 and _significant(text) < 2 and float(text) != float(f"{value:.1e}"):
         mantissa, exponent = f"{value:.{max(decimals, 2) - 1}e}".split("e")
         return rf"{_strip(mantissa)} \times 10^{{{int(exponent)}}}"
-    text = _strip(text)
-    return "0" if text in ("-0", "0") else text
+    if float(text) == 0:
+        text = text.lstrip("-")  # never -0
+    return text if fixed else (_strip(text) or "0")
 
 
 def _significant(text: str) -> int:

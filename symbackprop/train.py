@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symbackprop import files, numeric, vector
+from symbackprop import files, numbers, numeric, vector
 from symbackprop.errors import InputFileError, SymbackpropError, did_you_mean, listing, shorten
 from symbackprop.spec import Spec
 
@@ -125,15 +125,8 @@ def _columns(path: Path, line: int, header: list[str], names: Sequence[str] | No
 
 
 def _cell(path: Path, line: int, column: str, cell: str) -> float:
-    # the rule of numbers.from_text (a finite double), in the words the CSV messages have always used
-    where, text = f"{path}:{line}: column '{shorten(column)}'", shorten(cell.strip())
-    try:
-        value = float(cell)
-    except ValueError:
-        raise InputFileError(f"{where}: '{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise InputFileError(f"{where}: {text} is not a finite number")
-    return value
+    where = f"{path}:{line}: column '{shorten(column)}'"
+    return numbers.from_text(cell, where, error=lambda place, what: InputFileError(f"{place}: {what}"))
 
 
 def train(spec: Spec, data: Data, *, epochs: int, batch_size: int, seed: int = 0, learning_rate: float | None = None,

@@ -259,3 +259,27 @@ def test_no_simplification_where_the_loss_does_not_cancel():
     examples = [spec.Example((0.6, -0.4), (0.3, 0.3))]  # targets not summing to 1: ŷ − t would be wrong
     document = handout.build(derivation, examples=examples)
     assert all(d.simplified is None for d in document.deltas)
+
+
+@pytest.mark.parametrize("spec", ["seed_2_2_1", "batch_2_2_1", "softmax_2_3_2", "big"])
+@pytest.mark.parametrize("decimals", [2, 4, 6])
+def test_table_numbers_line_up_on_the_decimal_point(spec, decimals):
+    """Right-aligned cells with the same number of places: 0.498440, never 0.49844 beside 0.581759."""
+    document = handout.build(sbp.derive(sbp.load_spec(EXAMPLES / f"{spec}.yaml")), decimals=decimals)
+    tables = [t for t in (document.forward_table, *document.gradient_tables) if t is not None]
+    checked = 0
+    for table in tables:
+        for row in table.rows:
+            for cell in row.cells[1:]:
+                text = str(cell)
+                if re.fullmatch(r"-?\d+\.\d+", text):  # a fixed-point number; a×10^k is set apart anyway
+                    assert len(text.split(".")[1]) == decimals, (spec, text)
+                    checked += 1
+    places = lambda cell: len(str(cell).split(".")[1]) if re.fullmatch(r"-?\d+\.\d+", str(cell)) else None  # noqa: E731
+    for row in document.updates.rows:  # old and new share their places (more when the step is below the last)
+        _, old, gradient, new = row.cells
+        assert places(gradient) in (decimals, None), (spec, gradient)
+        if None not in (places(old), places(new)):  # a×10^k (too few digits at these places) stands apart
+            assert places(old) == places(new) and places(old) >= decimals, (spec, old, new)
+        checked += 1
+    assert checked > 0

@@ -31,8 +31,8 @@ def one_line(code, out, err):
 
 BAD_ROWS = {
     "not a number": ("0.3,abc,1", "column 'x2': 'abc' is not a number"),
-    "not finite": ("0.3,inf,1", "column 'x2': inf is not a finite number"),
-    "too large": ("0.3,1e400,1", "column 'x2': 1e400 is not a finite number"),
+    "not finite": ("0.3,inf,1", "column 'x2': must be a finite number (at most 1.8e+308 in size), got inf"),
+    "too large": ("0.3,1e400,1", "column 'x2': must be a finite number (at most 1.8e+308 in size), got 1e400"),
     "too few cells": ("0.3,0.4", "2 cells, but the header names 3 columns"),
     "too many cells": ("0.3,0.4,1,9", "4 cells, but the header names 3 columns"),
 }

@@ -85,7 +85,7 @@ CSV_ERRORS = {
     "wrong width": ("x1,x2,label\n0.1,0.2,1\n0.3,0.4\n", {}, "{path}:3: 2 cells, but the header names 3 columns"),
     "too few columns": ("x1,label\n0.1,1\n", {},
                         "{path}:1: the header has 2 columns but the network needs 2 inputs and 1 targets (3 columns)"),
-    "not finite": ("x1,x2,label\n0.1,nan,1\n", {}, "{path}:2: column 'x2': nan is not a finite number"),
+    "not finite": ("x1,x2,label\n0.1,nan,1\n", {}, "{path}:2: column 'x2': must be a finite number, got nan"),
     "target out of range": ("x1,x2,label\n0.1,0.2,2\n", {},
                             "{path}:2: column 'label': binary_cross_entropy needs targets between 0 and 1, got 2"),
     "header only": ("x1,x2,label\n", {}, "{path}: the header has no example lines after it"),
