@@ -149,7 +149,9 @@ def run_handout(args: argparse.Namespace) -> int:
             raise SymbackpropError("--train: not with --variants; a training section goes in a single handout")
         try:
             written = render.write_variants(derivation, output, count=args.variants, seed=args.seed or 0,
-                                            decimals=args.decimals, params=args.param, templates=args.templates)  # fmt: skip
+                                            decimals=args.decimals, params=args.param, templates=args.templates,
+                                            gradient_check=not args.no_check, paper=args.paper,
+                                            font_size=args.font_size)  # fmt: skip
         except OSError as exc:  # the folder could not be made (a race, or a file system that refuses)
             raise SymbackpropError(f"-o: {output}: cannot write the sheets there ({exc.strerror})") from None
         _say(f"wrote {len(written)} files in {output} ({args.variants} students: exercise sheet and answer key each)")
@@ -159,7 +161,8 @@ def run_handout(args: argparse.Namespace) -> int:
     if output.suffix not in (".pdf", ".tex"):
         raise SymbackpropError(f"-o: {output}: must end in .pdf or .tex (or be a directory, with --variants)")
     document = handout.build(derivation, mode=args.mode, decimals=args.decimals, params=args.param,
-                             training=training)  # fmt: skip
+                             training=training, gradient_check=not args.no_check, paper=args.paper,
+                             font_size=args.font_size)  # fmt: skip
     made = render.Handout(document, templates=args.templates)
     if output.suffix == ".pdf" and render.backend() is None:
         tex = files.write_atomic(output.with_suffix(".tex"), made.latex())
@@ -360,6 +363,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="write this parameter's gradient in full (repeatable; default: all of a small network)")  # fmt: skip
     handout.add_argument("--decimals", type=_whole(0, 12), default=6, help="digits after the point in displayed numbers (default 6)")
     handout.add_argument("--templates", metavar="DIR", help="folder of *.tex.j2 templates that replace the shipped ones")
+    handout.add_argument("--paper", choices=("a4", "letter"), default="a4", help="paper size (default a4)")
+    handout.add_argument("--font-size", type=int, choices=(10, 11, 12), default=11, metavar="{10,11,12}",
+                         help="font size in points (default 11)")  # fmt: skip
+    handout.add_argument("--no-check", action="store_true", help="leave out the gradient check against finite differences")
     handout.add_argument("--train", type=_whole(1, unit=" epoch"), metavar="EPOCHS",
                          help="add a training section: EPOCHS of mini-batch gradient descent and the loss curve")  # fmt: skip
     handout.add_argument("--data", metavar="FILE.csv",

@@ -37,6 +37,7 @@ MAX_DEPTH = 24
 MAX_CALL_DEPTH = 8  # functions inside functions, e.g. tanh(tanh(z)) is 2
 MAX_EXPONENT = 8
 MAX_DEGREE = 16  # the polynomial degree, e.g. ((1 + z)**4)**4 is 16: expanded forms grow as its power
+EXACT_INTEGER = 2**53  # numerators and denominators of constants, so compiled code gets ordinary numbers
 MAX_CONSTANT_BITS = 256  # a power of a constant stays below 2**256 (about 1e77)
 MAX_OPS = 120  # operations in f(z), counted by sympy.count_ops
 MAX_DERIVATIVE_OPS = 400  # operations in f'(z): the product rule squares a long product
@@ -87,6 +88,10 @@ def parse(text: object) -> sympy.Expr:
     expr = _build(tree.body, depth=0, calls=0)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise FormulaError(f"'{text}' is not finite")
+    for constant in expr.atoms(sympy.Rational):  # NumPy computes with doubles: 10**24 as an int stops it
+        if abs(constant.p) > EXACT_INTEGER or constant.q > EXACT_INTEGER:
+            raise FormulaError(f"the numbers combine into {sympy.Float(constant, 3)}, beyond what a double holds "
+                               f"exactly (2**53); keep constants between {MIN_NUMBER:g} and {MAX_NUMBER:g}")
     if expr.has(sympy.I) or expr.is_extended_real is False:  # a backstop: every part was checked above
         raise FormulaError(f"'{text}' is not real")
     _check_size(expr, text)

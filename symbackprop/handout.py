@@ -22,6 +22,8 @@ from symbackprop.printing import Latex
 from symbackprop.spec import Example, Spec
 
 MODES = ("worked", "exercise", "solutions")
+PAPERS = ("a4", "letter")
+FONT_SIZES = (10, 11, 12)
 MAX_PARAMETERS = 2_000  # a handout's tables grow faster than its network: 2,000 parameters take seconds, 10,000 minutes
 FULL_LIMIT = 12  # networks with more parameters write one weight per layer in full, unless --param says
 WORKED_EXAMPLES = 3  # a batch shows the substituted numbers of its first examples, the rest in tables
@@ -157,6 +159,15 @@ class Training:
 
 
 @dataclass(frozen=True)
+class GradientCheck:
+    """The gradient check section: the table and its verdict."""
+
+    table: Table
+    ok: bool
+    max_relative_error: Latex
+
+
+@dataclass(frozen=True)
 class Document:
     """Everything a handout template needs; `title` is user text, the rest is LaTeX."""
 
@@ -177,16 +188,17 @@ class Document:
     gradient_tables: tuple[Table, ...]  # the parameters not written in full, grouped by layer
     learning_rate: Latex
     updates: Table
-    check: Table
-    check_ok: bool
-    max_relative_error: Latex
+    check: GradientCheck | None  # None with --no-check
     training: Training | None = None
+    paper: str = "a4"
+    font_size: int = 11
 
 
 def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
           params: Sequence[str] | None = None, examples: Sequence[Example] | None = None,
           parameters: Mapping[str, float] | None = None, title: str | None = None,
-          training: TrainingRun | None = None) -> Document:  # fmt: skip
+          training: TrainingRun | None = None, gradient_check: bool = True, paper: str = "a4",
+          font_size: int = 11) -> Document:  # fmt: skip
     """Compute the numbers and lay out every equation of the handout.
 
     Args:
@@ -195,6 +207,8 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         params: the parameters to write out in full (default: all of a small network).
         examples, parameters, title: override the spec's (variants use this).
         training: a training run (see `trained`) to add a section with its loss curve.
+        gradient_check: end with the gradient check against finite differences (--no-check leaves it out).
+        paper, font_size: a4 or letter, 10, 11 or 12 (points).
 
     Raises:
         SymbackpropError: unknown mode or parameter, or a spec without numbers.
@@ -205,6 +219,10 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         raise SymbackpropError(f"--mode: unknown mode '{mode}'{did_you_mean(mode, MODES)}; valid: {', '.join(MODES)}")
     if not 0 <= decimals <= 12:
         raise SymbackpropError(f"--decimals: must be a whole number from 0 to 12, got {decimals}")
+    if paper not in PAPERS:
+        raise SymbackpropError(f"--paper: unknown size '{paper}'{did_you_mean(paper, PAPERS)}; valid: {', '.join(PAPERS)}")
+    if font_size not in FONT_SIZES:
+        raise SymbackpropError(f"--font-size: must be one of 10, 11, 12, got {font_size}")
     if len(derivation.gradients) > MAX_PARAMETERS:
         raise SymbackpropError(f"handout: {len(derivation.gradients):,} parameters is more than the {MAX_PARAMETERS:,} "
                                "a handout writes out (--max-parameters N raises it; derive --form vector shows whole layers)")  # fmt: skip
@@ -218,7 +236,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
 
     evaluator = numeric.Evaluator(derivation)
     solution = evaluator.solve(examples, parameters, learning_rate=spec.learning_rate, frozen=spec.frozen)
-    check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients)
+    check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients) if gradient_check else None
     values = _values(derivation, examples, parameters, solution)
     worked = min(len(examples), WORKED_EXAMPLES)
     layout = _Layout(derivation, decimals, values[:worked], batch=len(examples) > 1)
@@ -252,10 +270,11 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         gradient_tables=_gradient_tables(derivation, solution, full, decimals),
         learning_rate=number(spec.learning_rate),
         updates=_update_table(derivation, parameters, solution, decimals, order),
-        check=_check_table(derivation, check, decimals, order),
-        check_ok=check.ok,
-        max_relative_error=_scientific(check.max_relative_error),
+        check=None if check is None else GradientCheck(
+            _check_table(derivation, check, decimals, order), check.ok, _scientific(check.max_relative_error)),
         training=None if training is None else _training(derivation, training, decimals),
+        paper=paper,
+        font_size=font_size,
     )
 
 

@@ -245,18 +245,22 @@ class Handout:
 
 def make(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
          params: Sequence[str] | None = None, templates: str | Path | None = None,
-         training: handout.TrainingRun | None = None) -> Handout:  # fmt: skip
+         training: handout.TrainingRun | None = None, gradient_check: bool = True, paper: str = "a4",
+         font_size: int = 11) -> Handout:  # fmt: skip
     """The handout of a derivation: ``make(derivation).write("handout.pdf")``.
 
     With `training` (from `handout.trained`), it ends its update with a training section and the loss curve.
+    `gradient_check`, `paper` and `font_size` are as in `handout.build`.
     """
-    document = handout.build(derivation, mode=mode, decimals=decimals, params=params, training=training)
+    document = handout.build(derivation, mode=mode, decimals=decimals, params=params, training=training,
+                             gradient_check=gradient_check, paper=paper, font_size=font_size)  # fmt: skip
     return Handout(document, templates=templates)
 
 
 def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: int, seed: int, decimals: int = 6,
                    params: Sequence[str] | None = None, templates: str | Path | None = None,
-                   pdf: bool = True) -> list[Path]:  # fmt: skip
+                   pdf: bool = True, gradient_check: bool = True, paper: str = "a4",
+                   font_size: int = 11) -> list[Path]:  # fmt: skip
     """An exercise sheet and its answer key for each of `count` students, each with their own numbers.
 
     The numbers come from `handout.variant(spec, seed=seed, index=i)`, so the same
@@ -278,8 +282,9 @@ def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: i
         examples, parameters = handout.variant(spec, seed=seed, index=i)
         title = f"{spec.title or 'Backpropagation by hand'} (student {i:0{width}d})"
         for mode, suffix in (("exercise", ""), ("solutions", "_key")):
-            document = handout.build(derivation, mode=mode, decimals=decimals, params=params,
-                                     examples=examples, parameters=parameters, title=title)  # fmt: skip
+            document = handout.build(derivation, mode=mode, decimals=decimals, params=params, examples=examples,
+                                     parameters=parameters, title=title, gradient_check=gradient_check,
+                                     paper=paper, font_size=font_size)  # fmt: skip
             path = folder / f"student_{i:0{width}d}{suffix}.tex"
             text = latex(document, templates=templates)
             written.append(files.write_atomic(path, text))

@@ -126,6 +126,8 @@ SPECS = [
     ("custom activation power bomb", "s.yaml", spec_with(activations={"bomb": "9**9**9"}, activation=["bomb", "sigmoid"]), ["activations.bomb", "exponent"]),
     ("custom activation big exponent", "s.yaml", spec_with(activations={"bomb": "z**1000"}, activation=["bomb", "sigmoid"]), ["activations.bomb", "exponent", "too large"]),
     ("custom activation tiny number", "s.yaml", spec_with(activations={"tiny": "log(1e-300) * z"}, activation=["tiny", "sigmoid"]), ["activations.tiny", "too small"]),
+    ("custom activation combined huge", "s.yaml", spec_with(activations={"big": "exp((1e6)**8) * z"}, activation=["big", "sigmoid"]), ["activations.big", "2**53"]),
+    ("custom activation combined product", "s.yaml", spec_with(activations={"big": "1e6 * 1e6 * 1e6 * z"}, activation=["big", "sigmoid"]), ["activations.big", "2**53"]),
     ("custom activation huge number", "s.yaml", spec_with(activations={"big": "z * 1e300"}, activation=["big", "sigmoid"]), ["activations.big", "too large"]),
     ("custom activation unknown function", "s.yaml", spec_with(activations={"f": "sinh(z)"}, activation=["f", "sigmoid"]), ["activations.f", "unknown function 'sinh'"]),
     ("custom activation unknown name", "s.yaml", spec_with(activations={"f": "x * z"}, activation=["f", "sigmoid"]), ["activations.f", "unknown name 'x'"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import types
 import unicodedata
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def seed_spec(tmp_path: Path, title: str) -> Path:
 def test_every_greek_letter_symbol_and_accented_letter_is_typeset_and_reads_back(tmp_path, command):
     needs(command)
     chars = GREEK_LOWER + GREEK_UPPER + SYMBOLS + LATIN
-    preamble = render.environment().get_template("preamble.tex.j2").render()
+    page = types.SimpleNamespace(paper="a4", font_size=11)  # what the preamble reads of a document
+    preamble = render.environment().get_template("preamble.tex.j2").render(doc=page)
     # one character per line between brackets, each through the escaper every template uses
     body = "\n\n".join(f"[{render.escape(c)}]" for c in chars)
     out = render.compile_pdf(preamble + "\\begin{document}\n" + body + "\n\\end{document}\n", tmp_path / "c.pdf",
