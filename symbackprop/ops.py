@@ -12,7 +12,32 @@ import sympy
 LEAKY_SLOPE = sympy.Rational(1, 100)
 
 
-class sigmoid(sympy.Function):  # noqa: N801 - the printed name is the function's name
+class _RealFunction(sympy.Function):
+    """A function real for every real argument.
+
+    Told to SymPy as signs, because otherwise it asks tanh(w·σ(z)).is_real the slow way,
+    exponentially in the nesting.
+    """
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class _PositiveFunction(_RealFunction):
+    """Real and positive for every real argument."""
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class _NonnegativeFunction(_RealFunction):
+    """Real and never negative for every real argument."""
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class sigmoid(_PositiveFunction):  # noqa: N801 - the printed name is the function's name
     """The logistic function σ(z) = 1/(1 + e^(−z)), kept whole so it prints as σ."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
@@ -29,19 +54,12 @@ class sigmoid(sympy.Function):  # noqa: N801 - the printed name is the function'
     def _eval_evalf(self, prec: int) -> sympy.Expr:
         return self.rewrite(sympy.exp)._eval_evalf(prec)
 
-    # Without these SymPy asks tanh(w·σ(z)).is_real the slow way, exponentially in the nesting.
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_is_positive(self) -> bool | None:
-        return self.args[0].is_real
-
     def _latex(self, printer, exp=None) -> str:
         body = rf"\sigma\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
 
 
-class softplus(sympy.Function):  # noqa: N801
+class softplus(_PositiveFunction):  # noqa: N801
     """softplus(z) = ln(1 + e^z)."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
@@ -53,18 +71,12 @@ class softplus(sympy.Function):  # noqa: N801
     def _eval_evalf(self, prec: int) -> sympy.Expr:
         return self.rewrite(sympy.exp)._eval_evalf(prec)
 
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_is_positive(self) -> bool | None:
-        return self.args[0].is_real
-
     def _latex(self, printer, exp=None) -> str:
         body = rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
 
 
-class step(sympy.Function):  # noqa: N801
+class step(_NonnegativeFunction):  # noqa: N801
     """The ReLU derivative: 1 for z > 0, else 0 (the value 0 at the kink is a convention)."""
 
     @classmethod
@@ -77,17 +89,11 @@ class step(sympy.Function):  # noqa: N801
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Heaviside(z, 0)
 
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_is_nonnegative(self) -> bool | None:
-        return self.args[0].is_real
-
     def _latex(self, printer, exp=None) -> str:
         return rf"\mathbb{{1}}\left[{printer._print(self.args[0])} > 0\right]"
 
 
-class relu(sympy.Function):  # noqa: N801
+class relu(_NonnegativeFunction):  # noqa: N801
     """relu(z) = max(0, z)."""
 
     @classmethod
@@ -100,18 +106,12 @@ class relu(sympy.Function):  # noqa: N801
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Max(0, z)
 
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_is_nonnegative(self) -> bool | None:
-        return self.args[0].is_real
-
     def _latex(self, printer, exp=None) -> str:
         body = rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
 
 
-class leaky_step(sympy.Function):  # noqa: N801
+class leaky_step(_PositiveFunction):  # noqa: N801
     """The leaky-ReLU derivative: 1 for z > 0, else the slope α = 0.01."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
@@ -120,18 +120,12 @@ class leaky_step(sympy.Function):  # noqa: N801
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Piecewise((1, z > 0), (LEAKY_SLOPE, True))
 
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_is_positive(self) -> bool | None:
-        return self.args[0].is_real
-
     def _latex(self, printer, exp=None) -> str:
         arg = printer._print(self.args[0])
         return rf"\begin{{cases}}1 & {arg} > 0\\ \alpha & \text{{otherwise}}\end{{cases}}"
 
 
-class leaky_relu(sympy.Function):  # noqa: N801
+class leaky_relu(_RealFunction):  # noqa: N801
     """leaky_relu(z) = z for z > 0, else α·z with α = 0.01."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
@@ -139,9 +133,6 @@ class leaky_relu(sympy.Function):  # noqa: N801
 
     def _eval_rewrite_as_exp(self, z: sympy.Expr, **kwargs) -> sympy.Expr:
         return sympy.Piecewise((z, z > 0), (LEAKY_SLOPE * z, True))
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
 
     def _latex(self, printer, exp=None) -> str:
         body = rf"\operatorname{{LeakyReLU}}\left({printer._print(self.args[0])}\right)"

@@ -34,7 +34,7 @@ grad = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(grad)
 data = json.load(open(sys.argv[2]))
 loss, gradients = grad.mean_gradients(data["inputs"], data["targets"], data["parameters"])
-print(json.dumps({"loss": loss, "gradients": gradients}))
+print(json.dumps({"doc": grad.__doc__, "loss": loss, "gradients": gradients, "parameters": list(grad.PARAMETERS)}))
 """
 
 

@@ -10,21 +10,11 @@ import subprocess
 import sys
 
 import pytest
+from test_export import RUNNER  # the exported module in a fresh interpreter without SymPy
 
 import symbackprop as sbp
 from symbackprop import cli, fused, numeric
 
-RUNNER = """
-import importlib.util, json, sys
-sys.modules["sympy"] = None
-sys.modules["symbackprop"] = None
-spec = importlib.util.spec_from_file_location("grad", sys.argv[1])
-grad = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(grad)
-data = json.load(open(sys.argv[2]))
-loss, gradients = grad.mean_gradients(data["inputs"], data["targets"], data["parameters"])
-print(json.dumps({"doc": grad.__doc__, "loss": loss, "gradients": gradients, "parameters": list(grad.PARAMETERS)}))
-"""
 
 # abs, max and exp(1) in the formula print as np.abs, np.maximum and np.e; leaky_relu as a kernel
 BASE = {
