@@ -9,14 +9,17 @@ and only rounded here, for display.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
-from symbackprop import chain, finite_diff, graph, handout_batch, handout_output, numeric, ops, printing, train
+from symbackprop import (chain, finite_diff, graph, handout_batch, handout_figure, handout_output, handout_tables,
+                         handout_training, numeric, ops, printing)
+from symbackprop.handout_tables import TABLE_COLUMNS, GradientCheck, Table, backward_order
+from symbackprop.handout_training import Training, TrainingRun
+from symbackprop.handout_training import trained as trained  # the library's name: handout.trained(spec, data, ...)
 from symbackprop.errors import SymbackpropError, did_you_mean
 from symbackprop.printing import Latex
 from symbackprop.spec import Example, Spec
@@ -27,14 +30,9 @@ FONT_SIZES = (10, 11, 12)
 MAX_PARAMETERS = 2_000  # a handout's tables grow faster than its network: 2,000 parameters take seconds, 10,000 minutes
 FULL_LIMIT = 12  # networks with more parameters write one weight per layer in full, unless --param says
 WORKED_EXAMPLES = 3  # a batch shows the substituted numbers of its first examples, the rest in tables
-TABLE_COLUMNS = 6  # examples per table
-FIGURE_MAX_NEURONS = 24
-EDGE_LABEL_MAX = 24  # above this many weights the figure names no edges
 INLINE_FAN_IN = 5  # wider sums are shown symbolically only, their numbers in the tables
 LISTED_PATHS, LISTED_FACTORS = 8, 7  # longer chain-rule sums do not fit a line; the δ form stands for them
 WIDE_LAYER = 4  # a layer with more neurons shows its first neuron in full, the rest in a table
-CURVE_POINTS = 200  # the loss curve keeps at most this many epochs; more only thicken the line
-CURVE_WIDTH, CURVE_HEIGHT = 12.0, 6.0  # cm
 
 
 @dataclass(frozen=True)
@@ -46,34 +44,6 @@ class Step:
     symbolic: Latex
     substituted: Latex | None
     value: Latex
-
-
-@dataclass(frozen=True)
-class Node:
-    id: str
-    x: float
-    y: float
-    label: Latex
-    note: Latex | None  # the bias under a neuron
-    highlighted: bool = False
-
-
-@dataclass(frozen=True)
-class Edge:
-    source: str
-    target: str
-    label: Latex | None
-    highlighted: bool = False
-
-
-@dataclass(frozen=True)
-class Figure:
-    nodes: tuple[Node, ...]
-    edges: tuple[Edge, ...]
-    outputs: tuple[str, ...]  # ids of the output neurons, which feed the loss
-    loss_x: float
-    loss_y: float
-    loss_highlighted: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,73 +68,10 @@ class Derivative:
     mean: handout_batch.Mean | None  # a batch gradient: the mean written out
     value: Latex
     frozen: bool
-    figure: Figure | None
+    figure: handout_figure.Figure | None
     examples: tuple[handout_batch.ExampleLine, ...] = ()  # a batch δ: one line per worked example
     simplified: Latex | None = None  # an output δ that simplifies to ŷ − t
     why: str | None = None  # which cancellation simplifies it (handout_output.CANCELLING); the template says why
-
-
-@dataclass(frozen=True)
-class Row:
-    cells: tuple[Latex, ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Table:
-    caption: str
-    header: tuple[Latex, ...]
-    rows: tuple[Row, ...]
-
-
-@dataclass(frozen=True)
-class TrainingRun:
-    """A run of `train.train` and what it was given, for the handout's training section."""
-
-    result: train.TrainResult
-    examples: int
-    batch_size: int
-    seed: int
-    learning_rate: float
-    start: Mapping[str, float]  # the parameters the run began from
-    first: Example  # the data's first example: the worked example when the spec has none
-    source: str = "the spec's data"  # user text: where the examples came from
-
-
-@dataclass(frozen=True)
-class LossCurve:
-    """Mean loss per epoch in TikZ coordinates (cm), with round tick values along both axes."""
-
-    width: float
-    height: float
-    points: tuple[tuple[float, float], ...]
-    x_ticks: tuple[tuple[float, Latex], ...]  # (position, label)
-    y_ticks: tuple[tuple[float, Latex], ...]
-
-
-@dataclass(frozen=True)
-class Training:
-    """The training section: settings, the loss curve, first and final loss, parameters before and after."""
-
-    epochs: int
-    batch_size: int
-    examples: int
-    seed: int
-    source: str
-    learning_rate: Latex
-    curve: LossCurve
-    first_loss: Latex
-    final_loss: Latex
-    parameters: Table
-
-
-@dataclass(frozen=True)
-class GradientCheck:
-    """The gradient check section: the table and its verdict."""
-
-    table: Table
-    ok: bool
-    max_relative_error: Latex
 
 
 @dataclass(frozen=True)
@@ -175,7 +82,7 @@ class Document:
     mode: str
     architecture: str
     notation: tuple[tuple[str, Latex], ...]
-    figure: Figure | None
+    figure: handout_figure.Figure | None
     batch_size: int
     data: tuple[Latex, ...]  # inputs and targets, one line per example
     worked: int  # examples shown with numbers substituted
@@ -257,104 +164,25 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         mode=mode,
         architecture=_architecture(spec),
         notation=_notation(derivation),
-        figure=_figure(derivation, parameters, decimals, highlight=None),
+        figure=handout_figure.figure(derivation, parameters, decimals, highlight=None),
         batch_size=len(examples),
         data=tuple(_data_line(network, e, decimals) for e in examples),
         worked=worked,
         forward=forward,
-        forward_table=_forward_table(derivation, solution, decimals) if len(examples) > 1 or wide else None,
+        forward_table=handout_tables.forward_table(derivation, solution, decimals) if len(examples) > 1 or wide else None,
         losses=losses,
         mean_loss=mean_loss,
         deltas=deltas,
         gradients=gradients,
-        gradient_tables=_gradient_tables(derivation, solution, full, decimals),
+        gradient_tables=handout_tables.gradient_tables(derivation, solution, full, decimals),
         learning_rate=number(spec.learning_rate),
-        updates=_update_table(derivation, parameters, solution, decimals, order),
+        updates=handout_tables.update_table(derivation, parameters, solution, decimals, order),
         check=None if check is None else GradientCheck(
-            _check_table(derivation, check, decimals, order), check.ok, _scientific(check.max_relative_error)),
-        training=None if training is None else _training(derivation, training, decimals),
+            handout_tables.check_table(derivation, check, decimals, order), check.ok, handout_tables.scientific(check.max_relative_error)),
+        training=None if training is None else handout_training.section(derivation, training, decimals),
         paper=paper,
         font_size=font_size,
     )
-
-
-def backward_order(derivation: chain.Derivation) -> list[str]:
-    """Parameter names in the order backpropagation reaches them: output layer first, then each layer before it.
-
-    Within a layer the network's order is kept (w31, w32, b3).
-    """
-    gradients = derivation.gradients
-    layer = {name: max((o.neuron.layer for o in g.occurrences), default=0) for name, g in gradients.items()}
-    return sorted(gradients, key=lambda name: -layer[name])
-
-
-def trained(spec: Spec, data: train.Data, *, epochs: int, batch_size: int, seed: int = 0,
-            source: str = "the spec's data") -> TrainingRun:  # fmt: skip
-    """Train on `data` (see `train.train`) and keep what the handout's training section says about the run.
-
-    Raises:
-        SymbackpropError: epochs or batch size below 1.
-    """
-    result = train.train(spec, data, epochs=epochs, batch_size=batch_size, seed=seed)
-    count = int(data.inputs.shape[0])
-    first = Example(tuple(map(float, data.inputs[0])), tuple(map(float, data.targets[0])))
-    return TrainingRun(result, count, min(batch_size, count), seed, spec.learning_rate, dict(spec.parameters), first, source)
-
-
-def _training(derivation: chain.Derivation, run: TrainingRun, decimals: int) -> Training:
-    network = derivation.network
-    number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
-    history = run.result.loss_history
-    by_name = {p.name: p for p in network.parameters}
-    rows = tuple(
-        Row((Latex(network.latex(by_name[name])), number(run.start[name]), number(run.result.parameters[name])),
-            "frozen" if name in network.spec.frozen else "")
-        for name in backward_order(derivation)
-    )  # fmt: skip
-    header = (Latex(r"\text{parameter}"), Latex(r"\text{start}"), Latex(rf"\text{{after epoch {len(history)}}}"))
-    return Training(
-        epochs=len(history), batch_size=run.batch_size, examples=run.examples, seed=run.seed, source=run.source,
-        learning_rate=number(run.learning_rate), curve=loss_curve(history), first_loss=number(history[0]),
-        final_loss=number(history[-1]), parameters=Table("Parameters before and after training", header, rows),
-    )  # fmt: skip
-
-
-def loss_curve(history: Sequence[float], *, width: float = CURVE_WIDTH, height: float = CURVE_HEIGHT,
-               points: int = CURVE_POINTS) -> LossCurve:  # fmt: skip
-    """Mean loss per epoch (epoch 1 first) placed on axes with round ticks, thinned to at most `points` epochs."""
-    epochs = len(history)
-    keep = sorted(set(np.linspace(0, epochs - 1, min(points, epochs)).round().astype(int).tolist()))
-    x_ticks, x_low, x_high = nice_ticks(0, epochs, whole=True)
-    y_ticks, y_low, y_high = nice_ticks(min(history), max(history))
-    x = lambda epoch: (epoch - x_low) / (x_high - x_low) * width  # noqa: E731
-    y = lambda loss: (loss - y_low) / (y_high - y_low) * height  # noqa: E731
-    return LossCurve(
-        width, height, tuple((x(i + 1), y(history[i])) for i in keep),
-        tuple((x(v), Latex(label)) for v, label in x_ticks), tuple((y(v), Latex(label)) for v, label in y_ticks),
-    )  # fmt: skip
-
-
-def nice_ticks(low: float, high: float, *, count: int = 5,
-               whole: bool = False) -> tuple[tuple[tuple[float, str], ...], float, float]:  # fmt: skip
-    """About `count` ticks at round values (1, 2 or 5 times a power of ten) that cover [low, high].
-
-    With `whole`, ticks are whole numbers (epochs).
-
-    Returns:
-        (value, label) per tick, and the first and last tick value (the axis range).
-    """
-    if not high > low:  # one epoch, or a loss that does not move: a range around the value
-        pad = abs(low) * 0.1 or 1.0
-        low, high = low - pad, high + pad
-    rough = (high - low) / (count - 1)
-    power = 10.0 ** math.floor(math.log10(rough))
-    step = power * next(m for m, below in ((1, 1.5), (2, 3), (5, 7), (10, math.inf)) if rough / power < below)
-    step = max(step, 1.0) if whole else step
-    places = max(0, -math.floor(math.log10(step) + 1e-9))
-    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
-    values = [round(k * step, places + 2) for k in range(first, last + 1)]
-    ticks = tuple((v, printing.number(v, decimals=places)) for v in values)
-    return ticks, values[0], values[-1]
 
 
 def _full_parameters(derivation: chain.Derivation, params: Sequence[str] | None) -> list[str]:
@@ -528,7 +356,7 @@ class _Layout:
         hidden = any(o.neuron.layer < len(network.layers) for o in gradient.occurrences)
         figure = None
         if hidden and gradient.chains is not None and paths is not None:
-            figure = _figure(self.derivation, spec.parameters, self.decimals, highlight=gradient.chains, labels=False)
+            figure = handout_figure.figure(self.derivation, spec.parameters, self.decimals, highlight=gradient.chains, labels=False)
         per_example = solution.per_example_gradients[name]
         mean = None
         if self.batch:
@@ -544,14 +372,6 @@ class _Layout:
             values=() if self.batch else (self.number(per_example[0]),),
             mean=mean, value=self.number(solution.gradients[name]), frozen=name in spec.frozen, figure=figure,
         )  # fmt: skip
-
-
-def _scientific(value: float) -> Latex:
-    """A relative error as 2.3 × 10^{-11} (0 when the two estimates agree exactly)."""
-    if value == 0:
-        return Latex("0")
-    mantissa, exponent = f"{value:.1e}".split("e")
-    return Latex(rf"{mantissa} \times 10^{{{int(exponent)}}}")
 
 
 def _sum_lines(terms: Sequence[str]) -> tuple[Latex, ...]:
@@ -621,128 +441,6 @@ def _data_line(network, example: Example, decimals: int) -> Latex:
     parts = [f"{network.latex(s)} = {printing.number(v, decimals=decimals)}" for s, v in zip(network.inputs, example.inputs)]
     parts += [f"{network.latex(s)} = {printing.number(v, decimals=decimals)}" for s, v in zip(network.targets, example.targets)]
     return Latex(r",\quad ".join(parts))
-
-
-def _figure(derivation: chain.Derivation, parameters: Mapping[str, float], decimals: int,
-            highlight: Sequence[chain.Chain] | None, labels: bool = True) -> Figure | None:  # fmt: skip
-    """The network in TikZ coordinates (cm); with `highlight`, the edges and neurons on those paths."""
-    network = derivation.network
-    sizes = network.spec.layers
-    if sum(sizes) > FIGURE_MAX_NEURONS:
-        return None
-    lit_z: set[sympy.Symbol] = set()
-    lit_edges: set[tuple[sympy.Symbol, sympy.Symbol]] = set()  # (source value, receiving z)
-    for path in highlight or ():
-        for factor in path:
-            lit_z.update(n.z for n in network.neurons if factor.of == n.z)
-            if factor.wrt in network.parameters and isinstance(factor.expression, sympy.Symbol):
-                lit_edges.add((factor.expression, factor.of))  # the parameter's own weight
-            elif factor.of in lit_z and any(factor.wrt == n.a for n in network.neurons):
-                lit_edges.add((factor.wrt, factor.of))  # ∂z/∂h: the weight between two neurons
-    spacing = min(4.4, 13.0 / (len(sizes) - 1))
-    ids: dict[sympy.Symbol, str] = {}
-    nodes = []
-    for l, size in enumerate(sizes):
-        symbols = network.inputs if l == 0 else tuple(n.a for n in network.layers[l - 1])
-        for j, symbol in enumerate(symbols):
-            ids[symbol] = f"n{l}x{j}"
-            note, lit = None, any(source == symbol for source, _ in lit_edges)
-            if l > 0:
-                neuron = network.layers[l - 1][j]
-                lit = neuron.z in lit_z
-                if neuron.bias is not None and labels:
-                    value = printing.number(parameters[neuron.bias.name], decimals=decimals)
-                    note = Latex(f"{network.latex(neuron.bias)} = {value}")
-            nodes.append(Node(ids[symbol], l * spacing, ((size - 1) / 2 - j) * 2.0, Latex(network.latex(symbol)), note, lit))
-    label_edges = labels and sum(a * b for a, b in zip(sizes, sizes[1:])) <= EDGE_LABEL_MAX
-    edges = []
-    for neuron in network.neurons:
-        for weight, source in zip(neuron.weights, network.sources(neuron.layer)):
-            label = None
-            if label_edges:
-                label = Latex(f"{network.latex(weight)} = {printing.number(parameters[weight.name], decimals=decimals)}")
-            edges.append(Edge(ids[source], ids[neuron.a], label, (source, neuron.z) in lit_edges))
-    outputs = tuple(ids[a] for a in network.outputs)
-    return Figure(tuple(nodes), tuple(edges), outputs, (len(sizes) - 1) * spacing + 2.2, 0.0, bool(highlight))
-
-
-def _forward_table(derivation: chain.Derivation, solution: numeric.Solution, decimals: int) -> Table:
-    network = derivation.network
-    count = len(solution.losses)
-    shown = min(count, TABLE_COLUMNS)
-    columns = [r"\text{value}"] if count == 1 else [rf"n = {i + 1}" for i in range(shown)]
-    header = (Latex(""), *map(Latex, columns))
-    cell = lambda v: Latex(printing.number(v, decimals=decimals, fixed=True))  # noqa: E731 - aligned on the point
-    rows = []
-    for neuron in network.neurons:
-        for symbol in (neuron.z, neuron.a):
-            values = solution.forward[symbol.name][:shown]
-            rows.append(Row((Latex(network.latex(symbol)), *(cell(v) for v in values))))
-    rows.append(Row((Latex("L^{(n)}"), *(cell(v) for v in solution.losses[:shown]))))
-    for symbol in derivation.deltas:
-        values = solution.deltas[symbol.name][:shown]
-        rows.append(Row((Latex(network.latex(symbol)), *(cell(v) for v in values))))
-    note = f" (first {shown} of {count})" if shown < count else ""
-    return Table("All values" if count == 1 else f"Every example{note}", header, tuple(rows))
-
-
-def _gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, full: Sequence[str],
-                     decimals: int) -> tuple[Table, ...]:  # fmt: skip
-    network = derivation.network
-    tables = []
-    for layer in reversed(network.layers):  # output layer first, as backpropagation goes
-        names = []
-        for neuron in layer:
-            names += [w.name for w in neuron.weights]
-            if neuron.bias is not None:
-                names.append(neuron.bias.name)
-        names = [n for n in dict.fromkeys(names) if n not in full]
-        if not names:
-            continue
-        rows = []
-        for name in names:
-            gradient = derivation.gradients[name]
-            rows.append(Row((printing.partial(network.loss_symbol, gradient.parameter, network),
-                             printing.latex(gradient.delta_form, network),
-                             Latex(printing.number(solution.gradients[name], decimals=decimals, fixed=True)))))  # fmt: skip
-        tables.append(Table(f"Layer {layer[0].layer}", (Latex(r"\text{gradient}"), Latex(r"\delta\text{ form}"), Latex(r"\text{value}")), tuple(rows)))
-    return tuple(tables)
-
-
-def _update_table(derivation: chain.Derivation, parameters: Mapping[str, float], solution: numeric.Solution,
-                  decimals: int, order: Sequence[str]) -> Table:  # fmt: skip
-    network = derivation.network
-    spec = network.spec
-    by_name = {p.name: p for p in network.parameters}
-    number = lambda v: Latex(printing.number(v, decimals=decimals, fixed=True))  # noqa: E731
-    # old and new with the places that tell them apart: a step below the last place still shows
-    step = lambda v, other: Latex(printing.number(v, decimals=decimals, unlike=other, fixed=True))  # noqa: E731
-    rows = tuple(
-        Row((Latex(network.latex(by_name[name])), step(parameters[name], solution.updated[name]),
-             number(solution.gradients[name]), step(solution.updated[name], parameters[name])),
-            "frozen" if name in spec.frozen else "")
-        for name in order
-    )  # fmt: skip
-    header = (Latex(r"\text{parameter}"), Latex(r"\text{old value}"), Latex(r"\partial L / \partial w"),
-              Latex(r"\text{new value}"))  # fmt: skip
-    return Table("One gradient-descent step", header, rows)
-
-
-def _check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, decimals: int,
-                 order: Sequence[str]) -> Table:  # fmt: skip
-    network = derivation.network
-    by_name = {p.name: p for p in network.parameters}
-    digits = decimals + 4  # enough places to see where the two estimates part
-    position = {name: i for i, name in enumerate(order)}
-    rows = tuple(
-        Row((Latex(network.latex(by_name[r.name])), Latex(printing.number(r.chain_rule, decimals=digits, fixed=True)),
-             Latex(printing.number(r.finite_difference, decimals=digits, fixed=True)),
-             _scientific(r.relative_error)))
-        for r in sorted(check.rows, key=lambda r: position[r.name])
-    )  # fmt: skip
-    header = (Latex(r"\text{parameter}"), Latex(r"\text{chain rule}"), Latex(r"\text{finite difference}"),
-              Latex(r"\text{relative error}"))  # fmt: skip
-    return Table("Gradient check", header, rows)
 
 
 def variant(spec: Spec, *, seed: int, index: int) -> tuple[tuple[Example, ...], dict[str, float]]:

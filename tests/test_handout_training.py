@@ -14,7 +14,7 @@ import reference
 from test_render import needs_tex, pdf_text
 
 import symbackprop as sbp
-from symbackprop import cli, handout, render, train
+from symbackprop import cli, handout, handout_training, render, train
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED = EXAMPLES / "seed_2_2_1.yaml"
@@ -57,7 +57,7 @@ def _curve(tex: str) -> list[tuple[float, float]]:
 
 def _assert_curve_matches(tex: str, history: list[float]):
     curve = _curve(tex)
-    assert len(curve) <= handout.CURVE_POINTS
+    assert len(curve) <= handout_training.CURVE_POINTS
     epochs = [round(e) for e, _ in curve]
     assert epochs[0] == 1 and epochs[-1] == len(history)
     spread = max(history) - min(history)
@@ -120,7 +120,7 @@ def test_long_run_is_thinned_and_keeps_its_ends():
     tex = render.latex(handout.build(sbp.derive(spec), training=run))
     history, _ = _seed_reference(750)
     _assert_curve_matches(tex, history)
-    assert 150 <= len(_curve(tex)) <= handout.CURVE_POINTS
+    assert 150 <= len(_curve(tex)) <= handout_training.CURVE_POINTS
 
 
 def test_figure_is_plain_tikz():
@@ -141,7 +141,7 @@ def test_without_training_there_is_no_section():
     [(0.0123, 0.6931), (0.000043, 0.009543), (1.5, 1.5), (0.2, 0.2001), (-3.7, 12.2), (2e-7, 9e-7), (0.0, 0.3)],
 )  # fmt: skip
 def test_ticks_are_round_and_cover_the_data(low, high):
-    ticks, first, last = handout.nice_ticks(low, high)
+    ticks, first, last = handout_training.nice_ticks(low, high)
     values = [v for v, _ in ticks]
     assert first == values[0] <= low and high <= values[-1] == last
     assert 3 <= len(values) <= 9
@@ -157,7 +157,7 @@ def test_ticks_are_round_and_cover_the_data(low, high):
 
 @pytest.mark.parametrize("epochs", [1, 2, 7, 300, 1234])
 def test_epoch_ticks_are_whole_numbers(epochs):
-    ticks, first, last = handout.nice_ticks(0, epochs, whole=True)
+    ticks, first, last = handout_training.nice_ticks(0, epochs, whole=True)
     assert first == 0 and last >= epochs
     assert all(float(v).is_integer() and label == str(int(v)) for v, label in ticks)
 

@@ -1,0 +1,142 @@
+"""The handout's tables and the order they list parameters in: output layer first, as backpropagation goes.
+
+Numbers in tables have a fixed number of places, so that the template can align
+them on the decimal point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from symbackprop import chain, finite_diff, numeric, printing
+from symbackprop.printing import Latex
+
+TABLE_COLUMNS = 6  # examples per table
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[Latex, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    header: tuple[Latex, ...]
+    rows: tuple[Row, ...]
+
+
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """The gradient check section: the table and its verdict."""
+
+    table: Table
+    ok: bool
+    max_relative_error: Latex
+
+
+
+
+def backward_order(derivation: chain.Derivation) -> list[str]:
+    """Parameter names in the order backpropagation reaches them: output layer first, then each layer before it.
+
+    Within a layer the network's order is kept (w31, w32, b3).
+    """
+    gradients = derivation.gradients
+    layer = {name: max((o.neuron.layer for o in g.occurrences), default=0) for name, g in gradients.items()}
+    return sorted(gradients, key=lambda name: -layer[name])
+
+
+
+
+def scientific(value: float) -> Latex:
+    """A relative error as 2.3 × 10^{-11} (0 when the two estimates agree exactly)."""
+    if value == 0:
+        return Latex("0")
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return Latex(rf"{mantissa} \times 10^{{{int(exponent)}}}")
+
+
+
+
+def forward_table(derivation: chain.Derivation, solution: numeric.Solution, decimals: int) -> Table:
+    network = derivation.network
+    count = len(solution.losses)
+    shown = min(count, TABLE_COLUMNS)
+    columns = [r"\text{value}"] if count == 1 else [rf"n = {i + 1}" for i in range(shown)]
+    header = (Latex(""), *map(Latex, columns))
+    cell = lambda v: Latex(printing.number(v, decimals=decimals, fixed=True))  # noqa: E731 - aligned on the point
+    rows = []
+    for neuron in network.neurons:
+        for symbol in (neuron.z, neuron.a):
+            values = solution.forward[symbol.name][:shown]
+            rows.append(Row((Latex(network.latex(symbol)), *(cell(v) for v in values))))
+    rows.append(Row((Latex("L^{(n)}"), *(cell(v) for v in solution.losses[:shown]))))
+    for symbol in derivation.deltas:
+        values = solution.deltas[symbol.name][:shown]
+        rows.append(Row((Latex(network.latex(symbol)), *(cell(v) for v in values))))
+    note = f" (first {shown} of {count})" if shown < count else ""
+    return Table("All values" if count == 1 else f"Every example{note}", header, tuple(rows))
+
+
+def gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, full: Sequence[str],
+                     decimals: int) -> tuple[Table, ...]:  # fmt: skip
+    network = derivation.network
+    tables = []
+    for layer in reversed(network.layers):  # output layer first, as backpropagation goes
+        names = []
+        for neuron in layer:
+            names += [w.name for w in neuron.weights]
+            if neuron.bias is not None:
+                names.append(neuron.bias.name)
+        names = [n for n in dict.fromkeys(names) if n not in full]
+        if not names:
+            continue
+        rows = []
+        for name in names:
+            gradient = derivation.gradients[name]
+            rows.append(Row((printing.partial(network.loss_symbol, gradient.parameter, network),
+                             printing.latex(gradient.delta_form, network),
+                             Latex(printing.number(solution.gradients[name], decimals=decimals, fixed=True)))))  # fmt: skip
+        tables.append(Table(f"Layer {layer[0].layer}", (Latex(r"\text{gradient}"), Latex(r"\delta\text{ form}"), Latex(r"\text{value}")), tuple(rows)))
+    return tuple(tables)
+
+
+def update_table(derivation: chain.Derivation, parameters: Mapping[str, float], solution: numeric.Solution,
+                  decimals: int, order: Sequence[str]) -> Table:  # fmt: skip
+    network = derivation.network
+    spec = network.spec
+    by_name = {p.name: p for p in network.parameters}
+    number = lambda v: Latex(printing.number(v, decimals=decimals, fixed=True))  # noqa: E731
+    # old and new with the places that tell them apart: a step below the last place still shows
+    step = lambda v, other: Latex(printing.number(v, decimals=decimals, unlike=other, fixed=True))  # noqa: E731
+    rows = tuple(
+        Row((Latex(network.latex(by_name[name])), step(parameters[name], solution.updated[name]),
+             number(solution.gradients[name]), step(solution.updated[name], parameters[name])),
+            "frozen" if name in spec.frozen else "")
+        for name in order
+    )  # fmt: skip
+    header = (Latex(r"\text{parameter}"), Latex(r"\text{old value}"), Latex(r"\partial L / \partial w"),
+              Latex(r"\text{new value}"))  # fmt: skip
+    return Table("One gradient-descent step", header, rows)
+
+
+def check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, decimals: int,
+                 order: Sequence[str]) -> Table:  # fmt: skip
+    network = derivation.network
+    by_name = {p.name: p for p in network.parameters}
+    digits = decimals + 4  # enough places to see where the two estimates part
+    position = {name: i for i, name in enumerate(order)}
+    rows = tuple(
+        Row((Latex(network.latex(by_name[r.name])), Latex(printing.number(r.chain_rule, decimals=digits, fixed=True)),
+             Latex(printing.number(r.finite_difference, decimals=digits, fixed=True)),
+             scientific(r.relative_error)))
+        for r in sorted(check.rows, key=lambda r: position[r.name])
+    )  # fmt: skip
+    header = (Latex(r"\text{parameter}"), Latex(r"\text{chain rule}"), Latex(r"\text{finite difference}"),
+              Latex(r"\text{relative error}"))  # fmt: skip
+    return Table("Gradient check", header, rows)
