@@ -162,7 +162,7 @@ def run_handout(args: argparse.Namespace) -> int:
         raise SymbackpropError(f"-o: {output}: must end in .pdf or .tex (or be a directory, with --variants)")
     document = handout.build(derivation, mode=args.mode, decimals=args.decimals, params=args.param,
                              training=training, gradient_check=not args.no_check, paper=args.paper,
-                             font_size=args.font_size)  # fmt: skip
+                             font_size=args.font_size, lang=args.lang, sections=args.sections, steps=args.steps)  # fmt: skip
     made = render.Handout(document, templates=args.templates)
     if output.suffix == ".pdf" and render.backend() is None:
         tex = files.write_atomic(output.with_suffix(".tex"), made.latex())
@@ -189,7 +189,7 @@ def _handout_training(args: argparse.Namespace, loaded):
     if args.data:
         data, source = train.load_csv(args.data, loaded), Path(args.data).name
     else:
-        data, source = train.spec_data(loaded), "the spec's data"
+        data, source = train.spec_data(loaded), None
     batch_size = 32 if args.batch_size is None else args.batch_size
     return handout.trained(loaded, data, epochs=args.train, batch_size=batch_size, seed=args.train_seed or 0, source=source)
 
@@ -367,6 +367,13 @@ def _parser() -> argparse.ArgumentParser:
     handout.add_argument("--font-size", type=int, choices=(10, 11, 12), default=11, metavar="{10,11,12}",
                          help="font size in points (default 11)")  # fmt: skip
     handout.add_argument("--no-check", action="store_true", help="leave out the gradient check against finite differences")
+    handout.add_argument("--lang", default="en", metavar="CODE",
+                         help="language of the handout's words: en, de or fr (default en), or lang/CODE.tex.j2 in --templates")
+    handout.add_argument("--sections", type=_names, metavar="A,B,...",
+                         help="what to show, of rules, forward, loss, backward, update, check, training (default: all); "
+                         "e.g. --sections forward for the forward pass only")  # fmt: skip
+    handout.add_argument("--steps", type=_whole(1, 10), default=1, metavar="N",
+                         help="gradient-descent steps worked in full, each from the last one's new values (default 1, at most 10)")
     handout.add_argument("--train", type=_whole(1, unit=" epoch"), metavar="EPOCHS",
                          help="add a training section: EPOCHS of mini-batch gradient descent and the loss curve")  # fmt: skip
     handout.add_argument("--data", metavar="FILE.csv",

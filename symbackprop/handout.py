@@ -9,18 +9,19 @@ and only rounded here, for display.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
-from symbackprop import (chain, finite_diff, graph, handout_batch, handout_figure, handout_output, handout_tables,
+from symbackprop import (chain, finite_diff, graph, handout_batch, handout_figure, handout_output, handout_rules, handout_tables,
                          handout_training, numeric, ops, printing)
-from symbackprop.handout_tables import TABLE_COLUMNS, GradientCheck, Table, backward_order
+from symbackprop.handout_tables import TABLE_COLUMNS, GradientCheck, Phrase, Table, backward_order
 from symbackprop.handout_training import Training, TrainingRun
 from symbackprop.handout_training import trained as trained  # the library's name: handout.trained(spec, data, ...)
-from symbackprop.errors import SymbackpropError, did_you_mean
+from symbackprop.errors import SymbackpropError, did_you_mean, shorten
 from symbackprop.printing import Latex
 from symbackprop.spec import Example, Spec
 
@@ -33,6 +34,9 @@ WORKED_EXAMPLES = 3  # a batch shows the substituted numbers of its first exampl
 INLINE_FAN_IN = 5  # wider sums are shown symbolically only, their numbers in the tables
 LISTED_PATHS, LISTED_FACTORS = 8, 7  # longer chain-rule sums do not fit a line; the δ form stands for them
 WIDE_LAYER = 4  # a layer with more neurons shows its first neuron in full, the rest in a table
+SECTIONS = ("rules", "forward", "loss", "backward", "update", "check", "training")  # --sections, in page order
+MAX_STEPS = 10  # --steps: each step is a few pages
+LANGUAGE = re.compile(r"[a-z]{2,3}")  # a language template's name: lang/<code>.tex.j2
 
 
 @dataclass(frozen=True)
@@ -75,17 +79,10 @@ class Derivative:
 
 
 @dataclass(frozen=True)
-class Document:
-    """Everything a handout template needs; `title` is user text, the rest is LaTeX."""
+class Pass:
+    """One gradient-descent step worked in full, from the parameters it starts with; empty parts are not shown."""
 
-    title: str
-    mode: str
-    architecture: str
-    notation: tuple[tuple[str, Latex], ...]
-    figure: handout_figure.Figure | None
-    batch_size: int
-    data: tuple[Latex, ...]  # inputs and targets, one line per example
-    worked: int  # examples shown with numbers substituted
+    step: int  # 1 for the first
     forward: tuple[tuple[int, tuple[Step, ...]], ...]  # (example number, steps) for worked examples
     forward_table: Table | None
     losses: tuple[Step, ...]
@@ -93,19 +90,47 @@ class Document:
     deltas: tuple[Derivative, ...]
     gradients: tuple[Derivative, ...]
     gradient_tables: tuple[Table, ...]  # the parameters not written in full, grouped by layer
+    updates: Table | None
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the template says the network is: its shape (2-2-1), activations and loss, by option name."""
+
+    shape: str
+    activations: tuple[str, ...]  # each once, in layer order
+    loss: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """Everything a handout template needs; `title` is user text, the rest is LaTeX."""
+
+    title: str
+    mode: str
+    architecture: Architecture
+    notation: tuple[tuple[Phrase, Latex], ...]
+    rules: handout_rules.Rules
+    figure: handout_figure.Figure | None
+    batch_size: int
+    data: tuple[Latex, ...]  # inputs and targets, one line per example
+    worked: int  # examples shown with numbers substituted
+    passes: tuple[Pass, ...]  # one per gradient-descent step worked in full (--steps)
     learning_rate: Latex
-    updates: Table
+    sections: tuple[str, ...]  # what is shown, of SECTIONS
     check: GradientCheck | None  # None with --no-check
     training: Training | None = None
     paper: str = "a4"
     font_size: int = 11
+    lang: str = "en"  # the language template, templates/lang/<lang>.tex.j2
 
 
 def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
           params: Sequence[str] | None = None, examples: Sequence[Example] | None = None,
           parameters: Mapping[str, float] | None = None, title: str | None = None,
           training: TrainingRun | None = None, gradient_check: bool = True, paper: str = "a4",
-          font_size: int = 11) -> Document:  # fmt: skip
+          font_size: int = 11, lang: str = "en", sections: Sequence[str] | None = None,
+          steps: int = 1) -> Document:  # fmt: skip
     """Compute the numbers and lay out every equation of the handout.
 
     Args:
@@ -116,6 +141,9 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         training: a training run (see `trained`) to add a section with its loss curve.
         gradient_check: end with the gradient check against finite differences (--no-check leaves it out).
         paper, font_size: a4 or letter, 10, 11 or 12 (points).
+        lang: the language template (templates/lang/<lang>.tex.j2): en, de, fr shipped.
+        sections: what to show, of SECTIONS (default: all that apply).
+        steps: gradient-descent steps worked in full, each from the parameters the last one left.
 
     Raises:
         SymbackpropError: unknown mode or parameter, or a spec without numbers.
@@ -130,6 +158,11 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         raise SymbackpropError(f"--paper: unknown size '{paper}'{did_you_mean(paper, PAPERS)}; valid: {', '.join(PAPERS)}")
     if font_size not in FONT_SIZES:
         raise SymbackpropError(f"--font-size: must be one of 10, 11, 12, got {font_size}")
+    if not LANGUAGE.fullmatch(lang):
+        raise SymbackpropError(f"--lang: '{shorten(lang)}' is not a language code; valid: en, de, fr (or lang/<code>.tex.j2 in --templates)")
+    if not 1 <= steps <= MAX_STEPS:
+        raise SymbackpropError(f"--steps: must be a whole number from 1 to {MAX_STEPS}, got {steps}")
+    shown = _sections(sections, training=training is not None, gradient_check=gradient_check)
     if len(derivation.gradients) > MAX_PARAMETERS:
         raise SymbackpropError(f"handout: {len(derivation.gradients):,} parameters is more than the {MAX_PARAMETERS:,} "
                                "a handout writes out (--max-parameters N raises it; derive --form vector shows whole layers)")  # fmt: skip
@@ -143,45 +176,86 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
 
     evaluator = numeric.Evaluator(derivation)
     solution = evaluator.solve(examples, parameters, learning_rate=spec.learning_rate, frozen=spec.frozen)
-    check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients) if gradient_check else None
-    values = _values(derivation, examples, parameters, solution)
-    worked = min(len(examples), WORKED_EXAMPLES)
-    layout = _Layout(derivation, decimals, values[:worked], batch=len(examples) > 1)
+    check = None
+    if "check" in shown:
+        check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients)
     order = backward_order(derivation)
-
-    # built in page order, so that question numbers increase down the pages
-    forward = tuple((i + 1, layout.forward_steps(i)) for i in range(worked))
-    losses = tuple(layout.loss_step(i, solution.losses[i]) for i in range(worked))
-    mean_loss = layout.mean_loss(solution) if len(examples) > 1 else None
-    deltas = tuple(layout.delta(symbol, handout_output.simplified(derivation, delta, examples))
-                   for symbol, delta in derivation.deltas.items()
-                   if len(network.layers[delta.neuron.layer - 1]) <= WIDE_LAYER or delta.neuron.index == 0)  # fmt: skip
-    wide = max(spec.layers[1:]) > WIDE_LAYER
-    gradients = tuple(layout.gradient(name, solution) for name in order if name in full)
-    number = lambda v: Latex(printing.number(v, decimals=decimals))  # noqa: E731
+    passes: list[Pass] = []
+    number = 0  # question numbers run on through the steps, in page order
+    start = parameters
+    for step in range(1, steps + 1):
+        if step > 1:  # the next step starts where the last one left the parameters
+            start = solution.updated
+            solution = evaluator.solve(examples, start, learning_rate=spec.learning_rate, frozen=spec.frozen)
+        layout = _Layout(derivation, decimals, _values(derivation, examples, start, solution)[:WORKED_EXAMPLES],
+                         batch=len(examples) > 1, numbered=number)  # fmt: skip
+        passes.append(_pass(layout, step, shown, examples, start, solution, full, order))
+        number = layout.count
     return Document(
         title=spec.title if title is None else title,
         mode=mode,
         architecture=_architecture(spec),
         notation=_notation(derivation),
+        rules=handout_rules.rules(derivation, examples, batch=len(examples) > 1),
         figure=handout_figure.figure(derivation, parameters, decimals, highlight=None),
         batch_size=len(examples),
         data=tuple(_data_line(network, e, decimals) for e in examples),
-        worked=worked,
+        worked=min(len(examples), WORKED_EXAMPLES),
+        passes=tuple(passes),
+        learning_rate=Latex(printing.number(spec.learning_rate, decimals=decimals)),
+        sections=shown,
+        check=None if check is None else GradientCheck(
+            handout_tables.check_table(derivation, check, decimals, order), check.ok, handout_tables.scientific(check.max_relative_error)),
+        training=None if training is None or "training" not in shown else handout_training.section(derivation, training, decimals),
+        paper=paper,
+        font_size=font_size,
+        lang=lang,
+    )  # fmt: skip
+
+
+def _sections(sections: Sequence[str] | None, *, training: bool, gradient_check: bool) -> tuple[str, ...]:
+    """The sections to show, in page order: those asked for (default all), less the check with --no-check."""
+    asked = SECTIONS if sections is None else tuple(sections)
+    for name in asked:
+        if name not in SECTIONS:
+            raise SymbackpropError(f"--sections: unknown section '{shorten(name)}'{did_you_mean(name, SECTIONS)}; "
+                                   f"valid: {', '.join(SECTIONS)}")  # fmt: skip
+    if not asked:
+        raise SymbackpropError(f"--sections: none given; valid: {', '.join(SECTIONS)}")
+    if "training" in asked and sections is not None and not training:
+        raise SymbackpropError("--sections: training needs a training run (--train EPOCHS)")
+    return tuple(name for name in SECTIONS if name in asked and (name != "check" or gradient_check))
+
+
+def _pass(layout: _Layout, step: int, shown: Sequence[str], examples: Sequence[Example], parameters: Mapping[str, float],
+          solution: numeric.Solution, full: Sequence[str], order: Sequence[str]) -> Pass:  # fmt: skip
+    """One step's equations and tables, built in page order so that question numbers increase down the pages."""
+    derivation, decimals, worked = layout.derivation, layout.decimals, len(layout.values)
+    network = derivation.network
+    wide = max(network.spec.layers[1:]) > WIDE_LAYER
+    forward = loss = ()
+    if "forward" in shown:
+        forward = tuple((i + 1, layout.forward_steps(i)) for i in range(worked))
+    if "loss" in shown:
+        loss = tuple(layout.loss_step(i, solution.losses[i]) for i in range(worked))
+    mean_loss = layout.mean_loss(solution) if "loss" in shown and len(examples) > 1 else None
+    deltas = gradients = ()
+    if "backward" in shown:
+        deltas = tuple(layout.delta(symbol, handout_output.simplified(derivation, delta, examples))
+                       for symbol, delta in derivation.deltas.items()
+                       if len(network.layers[delta.neuron.layer - 1]) <= WIDE_LAYER or delta.neuron.index == 0)  # fmt: skip
+        gradients = tuple(layout.gradient(name, solution) for name in order if name in full)
+    return Pass(
+        step=step,
         forward=forward,
-        forward_table=handout_tables.forward_table(derivation, solution, decimals) if len(examples) > 1 or wide else None,
-        losses=losses,
+        forward_table=(handout_tables.forward_table(derivation, solution, decimals)
+                       if "forward" in shown and (len(examples) > 1 or wide) else None),  # fmt: skip
+        losses=loss,
         mean_loss=mean_loss,
         deltas=deltas,
         gradients=gradients,
-        gradient_tables=handout_tables.gradient_tables(derivation, solution, full, decimals),
-        learning_rate=number(spec.learning_rate),
-        updates=handout_tables.update_table(derivation, parameters, solution, decimals, order),
-        check=None if check is None else GradientCheck(
-            handout_tables.check_table(derivation, check, decimals, order), check.ok, handout_tables.scientific(check.max_relative_error)),
-        training=None if training is None else handout_training.section(derivation, training, decimals),
-        paper=paper,
-        font_size=font_size,
+        gradient_tables=handout_tables.gradient_tables(derivation, solution, full, decimals) if "backward" in shown else (),
+        updates=handout_tables.update_table(derivation, parameters, solution, decimals, order) if "update" in shown else None,
     )
 
 
@@ -219,13 +293,13 @@ class _Layout:
     """Equation builders for one derivation, its worked examples' values and a display precision."""
 
     def __init__(self, derivation: chain.Derivation, decimals: int, values: list[dict[sympy.Symbol, float]], *,
-                 batch: bool) -> None:  # fmt: skip
+                 batch: bool, numbered: int = 0) -> None:  # fmt: skip
         self.derivation = derivation
         self.network = derivation.network
         self.decimals = decimals
         self.values = values
         self.batch = batch
-        self.count = 0  # question numbers, in the order the handout asks them
+        self.count = numbered  # question numbers, in the order the handout asks them; `numbered` already asked
 
     def _next(self) -> int:
         self.count += 1
@@ -394,47 +468,48 @@ def _path_count(network, neuron) -> int:
     return sum(_path_count(network, after) for after in network.layers[neuron.layer])
 
 
-def _architecture(spec: Spec) -> str:
-    shape = "-".join(map(str, spec.layers))
-    activations = list(dict.fromkeys(spec.activations))
-    words = ", ".join(a.replace("_", " ") for a in activations)
-    article = "an" if shape.startswith(("8", "11", "18")) else "a"
-    return f"{article} {shape} network, {words} activation{'s' if len(activations) > 1 else ''}, {spec.loss.replace('_', ' ')} loss"
+def _architecture(spec: Spec) -> Architecture:
+    return Architecture("-".join(map(str, spec.layers)), tuple(dict.fromkeys(spec.activations)), spec.loss)
 
 
-def _notation(derivation: chain.Derivation) -> tuple[tuple[str, Latex], ...]:
+def _notation(derivation: chain.Derivation) -> tuple[tuple[Phrase, Latex], ...]:
+    """Each definition the handout uses, stated once: j is a neuron, k one in the layer before, i one after."""
     network = derivation.network
     spec = network.spec
-    rows: list[tuple[str, Latex]] = []
+    rows: list[tuple[Phrase, Latex]] = [(Phrase("indices"), Latex(r"w_{jk}: k 	o j"))]
     for layer in network.layers:
-        neuron = layer[0]
-        rows.append((f"layer {neuron.layer} pre-activation", _general_z(network, neuron.layer)))
+        rows.append((Phrase("pre_activation", (layer[0].layer,)), _general_z(network, layer[0].layer)))
     for name in dict.fromkeys(spec.activations):
-        where = [str(i) for i, a in enumerate(spec.activations, start=1) if a == name]
-        label = f"activation (layer{'s' if len(where) > 1 else ''} {', '.join(where)})"
+        where = tuple(i for i, a in enumerate(spec.activations, start=1) if a == name)
         if name == ops.SOFTMAX:
-            rows.append((label, Latex(ops.SOFTMAX_DEFINITION_LATEX)))
-            rows.append(("its derivative", Latex(ops.SOFTMAX_DERIVATIVE_LATEX)))
+            definition, derivative = ops.SOFTMAX_DEFINITION_LATEX, ops.SOFTMAX_DERIVATIVE_LATEX
         else:
-            activation = network.elementwise(int(where[0]))
-            rows.append((label, Latex(activation.definition_latex)))
-            rows.append(("its derivative", Latex(activation.derivative_latex)))
-    rows.append(("loss", Latex(ops.LOSSES[spec.loss].definition_latex)))
+            activation = network.elementwise(where[0])
+            definition, derivative = activation.definition_latex, activation.derivative_latex
+        rows.append((Phrase("activation", (where,)), Latex(definition)))
+        rows.append((Phrase("its_derivative"), Latex(derivative)))
+    rows.append((Phrase("loss"), Latex(ops.LOSSES[spec.loss].definition_latex)))
     if spec.is_batch:
-        rows.append(("batch loss", Latex(r"\bar{L} = \frac{1}{N} \sum_{n=1}^{N} L^{(n)}")))
-    rows.append(("error signal", Latex(r"\delta_j = \frac{\partial L}{\partial z_j}")))
-    rows.append(("update", Latex(rf"w \leftarrow w - \eta \, \frac{{\partial L}}{{\partial w}}, \quad "
-                                 rf"\eta = {printing.number(spec.learning_rate, decimals=12)}")))  # fmt: skip
+        rows.append((Phrase("batch_loss"), Latex(r"\bar{L} = \frac{1}{N} \sum_{n=1}^{N} L^{(n)}")))
+    rows.append((Phrase("error_signal"), Latex(r"\delta_j = \frac{\partial L}{\partial z_j}")))
+    loss = r"\bar{L}" if spec.is_batch else "L"
+    rows.append((Phrase("update"), Latex(rf"w \leftarrow w - \eta \, \frac{{\partial {loss}}}{{\partial w}}, \quad "
+                                         rf"\eta = {printing.number(spec.learning_rate, decimals=12)}")))  # fmt: skip
     return tuple(rows)
 
 
 def _general_z(network, layer: int) -> Latex:
+    """z_j = Σ_k w_jk h_k + b_j, h_j = σ(z_j): the layer's sum and its own activation (softmax: ŷ_j = softmax(z)_j)."""
     neuron = network.layers[layer - 1][0]
     source = network.sources(layer)[0]
     bias = r" + b_j" if neuron.bias is not None else ""
     what = "x_k" if layer == 1 else ("h_k" if source.name.startswith("h") else "a_k")
     a = r"\hat{y}_j" if layer == len(network.layers) else "h_j"
-    return Latex(rf"z_j = \sum_k w_{{jk}} {what}{bias}, \quad {a} = f(z_j)")
+    if network.activation(layer) == ops.SOFTMAX:
+        f = r"\operatorname{softmax}(z)_j"
+    else:
+        f = network.elementwise(layer).definition_latex.split("(z)")[0] + "(z_j)"
+    return Latex(rf"z_j = \sum_k w_{{jk}} {what}{bias}, \quad {a} = {f}")
 
 
 def _data_line(network, example: Example, decimals: int) -> Latex:

@@ -16,16 +16,31 @@ TABLE_COLUMNS = 6  # examples per table
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """Words for people, by key: the language template (templates/lang/<lang>.tex.j2) has a macro of that name.
+
+    Python says what is shown; the template says it, in the handout's language.
+    """
+
+    key: str
+    args: tuple[object, ...] = ()
+
+
+FROZEN = Phrase("frozen")
+
+
+@dataclass(frozen=True)
 class Row:
     cells: tuple[Latex, ...]
-    note: str = ""
+    note: Phrase | None = None
 
 
 @dataclass(frozen=True)
 class Table:
-    caption: str
-    header: tuple[Latex, ...]
+    caption: Phrase
+    header: tuple[Latex | Phrase, ...]  # a Phrase is a column's name in words, the rest maths
     rows: tuple[Row, ...]
+    notes: tuple[Phrase, ...] = ()  # what the marks in its cells mean (handout_grids), said under the table
 
 
 
@@ -61,14 +76,12 @@ def scientific(value: float) -> Latex:
     return Latex(rf"{mantissa} \times 10^{{{int(exponent)}}}")
 
 
-
-
 def forward_table(derivation: chain.Derivation, solution: numeric.Solution, decimals: int) -> Table:
     network = derivation.network
     count = len(solution.losses)
     shown = min(count, TABLE_COLUMNS)
-    columns = [r"\text{value}"] if count == 1 else [rf"n = {i + 1}" for i in range(shown)]
-    header = (Latex(""), *map(Latex, columns))
+    columns = [Phrase("value")] if count == 1 else [Latex(rf"n = {i + 1}") for i in range(shown)]
+    header = (Latex(""), *columns)
     cell = lambda v: Latex(printing.number(v, decimals=decimals, fixed=True))  # noqa: E731 - aligned on the point
     rows = []
     for neuron in network.neurons:
@@ -79,8 +92,8 @@ def forward_table(derivation: chain.Derivation, solution: numeric.Solution, deci
     for symbol in derivation.deltas:
         values = solution.deltas[symbol.name][:shown]
         rows.append(Row((Latex(network.latex(symbol)), *(cell(v) for v in values))))
-    note = f" (first {shown} of {count})" if shown < count else ""
-    return Table("All values" if count == 1 else f"Every example{note}", header, tuple(rows))
+    caption = Phrase("all_values") if count == 1 else Phrase("every_example", (shown, count))
+    return Table(caption, header, tuple(rows))
 
 
 def gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, full: Sequence[str],
@@ -102,7 +115,8 @@ def gradient_tables(derivation: chain.Derivation, solution: numeric.Solution, fu
             rows.append(Row((printing.partial(network.loss_symbol, gradient.parameter, network),
                              printing.latex(gradient.delta_form, network),
                              Latex(printing.number(solution.gradients[name], decimals=decimals, fixed=True)))))  # fmt: skip
-        tables.append(Table(f"Layer {layer[0].layer}", (Latex(r"\text{gradient}"), Latex(r"\delta\text{ form}"), Latex(r"\text{value}")), tuple(rows)))
+        header = (Phrase("gradient"), Phrase("delta_form"), Phrase("value"))
+        tables.append(Table(Phrase("other_parameters", (layer[0].layer,)), header, tuple(rows)))
     return tuple(tables)
 
 
@@ -117,12 +131,12 @@ def update_table(derivation: chain.Derivation, parameters: Mapping[str, float], 
     rows = tuple(
         Row((Latex(network.latex(by_name[name])), step(parameters[name], solution.updated[name]),
              number(solution.gradients[name]), step(solution.updated[name], parameters[name])),
-            "frozen" if name in spec.frozen else "")
+            FROZEN if name in spec.frozen else None)
         for name in order
     )  # fmt: skip
-    header = (Latex(r"\text{parameter}"), Latex(r"\text{old value}"), Latex(r"\partial L / \partial w"),
-              Latex(r"\text{new value}"))  # fmt: skip
-    return Table("One gradient-descent step", header, rows)
+    loss = r"\bar{L}" if len(solution.losses) > 1 else "L"  # a batch steps along the mean's gradient
+    header = (Phrase("parameter"), Phrase("old_value"), Latex(rf"\partial {loss} / \partial w"), Phrase("new_value"))
+    return Table(Phrase("one_step"), header, rows)
 
 
 def check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, decimals: int,
@@ -137,6 +151,5 @@ def check_table(derivation: chain.Derivation, check: finite_diff.GradCheck, deci
              scientific(r.relative_error)))
         for r in sorted(check.rows, key=lambda r: position[r.name])
     )  # fmt: skip
-    header = (Latex(r"\text{parameter}"), Latex(r"\text{chain rule}"), Latex(r"\text{finite difference}"),
-              Latex(r"\text{relative error}"))  # fmt: skip
-    return Table("Gradient check", header, rows)
+    header = (Phrase("parameter"), Phrase("chain_rule"), Phrase("finite_difference"), Phrase("relative_error"))
+    return Table(Phrase("check_caption"), header, rows)

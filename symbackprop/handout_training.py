@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbackprop import chain, handout_tables, printing, train
-from symbackprop.handout_tables import Row, Table
+from symbackprop.handout_tables import Phrase, Row, Table
 from symbackprop.printing import Latex
 from symbackprop.spec import Example, Spec
 
@@ -28,7 +28,7 @@ class TrainingRun:
     learning_rate: float
     start: Mapping[str, float]  # the parameters the run began from
     first: Example  # the data's first example: the worked example when the spec has none
-    source: str = "the spec's data"  # user text: where the examples came from
+    source: str | None = None  # user text: the data file's name; None for the spec's own data
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Training:
     batch_size: int
     examples: int
     seed: int
-    source: str
+    source: str | None  # user text: the data file's name; None for the spec's own data
     learning_rate: Latex
     curve: LossCurve
     first_loss: Latex
@@ -61,7 +61,7 @@ class Training:
 
 
 def trained(spec: Spec, data: train.Data, *, epochs: int, batch_size: int, seed: int = 0,
-            source: str = "the spec's data") -> TrainingRun:  # fmt: skip
+            source: str | None = None) -> TrainingRun:  # fmt: skip
     """Train on `data` (see `train.train`) and keep what the handout's training section says about the run.
 
     Raises:
@@ -80,14 +80,14 @@ def section(derivation: chain.Derivation, run: TrainingRun, decimals: int) -> Tr
     by_name = {p.name: p for p in network.parameters}
     rows = tuple(
         Row((Latex(network.latex(by_name[name])), number(run.start[name]), number(run.result.parameters[name])),
-            "frozen" if name in network.spec.frozen else "")
+            handout_tables.FROZEN if name in network.spec.frozen else None)
         for name in handout_tables.backward_order(derivation)
     )  # fmt: skip
-    header = (Latex(r"\text{parameter}"), Latex(r"\text{start}"), Latex(rf"\text{{after epoch {len(history)}}}"))
+    header = (Phrase("parameter"), Phrase("start"), Phrase("after_epoch", (len(history),)))
     return Training(
         epochs=len(history), batch_size=run.batch_size, examples=run.examples, seed=run.seed, source=run.source,
         learning_rate=number(run.learning_rate), curve=loss_curve(history), first_loss=number(history[0]),
-        final_loss=number(history[-1]), parameters=Table("Parameters before and after training", header, rows),
+        final_loss=number(history[-1]), parameters=Table(Phrase("before_and_after"), header, rows),
     )  # fmt: skip
 
 

@@ -253,8 +253,8 @@ def custom_activation(name: str, definition: sympy.Expr, z: sympy.Symbol) -> Act
 
 
 SOFTMAX = "softmax"
-SOFTMAX_DEFINITION_LATEX = r"\hat{y}_k = \frac{e^{z_k}}{\sum_j e^{z_j}}"
-SOFTMAX_DERIVATIVE_LATEX = r"\frac{\partial \hat{y}_i}{\partial z_k} = \hat{y}_i\left(\mathbb{1}[i = k] - \hat{y}_k\right)"
+SOFTMAX_DEFINITION_LATEX = r"\hat{y}_j = \frac{e^{z_j}}{\sum_i e^{z_i}}"
+SOFTMAX_DERIVATIVE_LATEX = r"\frac{\partial \hat{y}_i}{\partial z_j} = \hat{y}_i\left(\mathbb{1}[i = j] - \hat{y}_j\right)"
 ACTIVATION_NAMES = (*ELEMENTWISE, SOFTMAX)
 
 
@@ -288,24 +288,24 @@ LOSSES: dict[str, Loss] = {
     for loss in (
         Loss(
             "half_squared_error",
-            r"L = \frac{1}{2}\sum_{k} (\hat{y}_k - t_k)^2",
+            r"L = \frac{1}{2}\sum_{j} (\hat{y}_j - t_j)^2",
             lambda ys, ts: sympy.Rational(1, 2) * _squared(ys, ts),
         ),
-        Loss("squared_error", r"L = \sum_{k} (\hat{y}_k - t_k)^2", _squared),
+        Loss("squared_error", r"L = \sum_{j} (\hat{y}_j - t_j)^2", _squared),
         Loss(
             "mse",
-            r"L = \frac{1}{K}\sum_{k=1}^{K} (\hat{y}_k - t_k)^2",
+            r"L = \frac{1}{K}\sum_{j=1}^{K} (\hat{y}_j - t_j)^2",
             lambda ys, ts: _squared(ys, ts) / len(ys),
         ),
         Loss(
             "binary_cross_entropy",
-            r"L = -\sum_{k} \bigl[t_k \ln \hat{y}_k + (1 - t_k) \ln (1 - \hat{y}_k)\bigr]",
+            r"L = -\sum_{j} \bigl[t_j \ln \hat{y}_j + (1 - t_j) \ln (1 - \hat{y}_j)\bigr]",
             lambda ys, ts: -sympy.Add(*(t * sympy.log(y) + (1 - t) * sympy.log(1 - y) for y, t in zip(ys, ts))),
             requires_output="sigmoid",
         ),
         Loss(
             "cross_entropy",
-            r"L = -\sum_{k} t_k \ln \hat{y}_k",
+            r"L = -\sum_{j} t_j \ln \hat{y}_j",
             lambda ys, ts: -sympy.Add(*(t * sympy.log(y) for y, t in zip(ys, ts))),
             requires_output=SOFTMAX,
         ),

@@ -243,7 +243,7 @@ def test_softmax_with_cross_entropy_shows_y_k_minus_t_k(mode):
     for k, index in enumerate(("4", "5")):
         block = delta_block(text, index)
         lines = [line.strip().rstrip(r"\*").strip() for line in block.splitlines()]
-        why = next(i for i, line in enumerate(lines) if r"\sum_k t_k = 1" in line)
+        why = next(i for i, line in enumerate(lines) if r"\sum_i t_i = 1" in line)
         assert any(r"\frac{\partial \hat{y}_{2}}{\partial z_" in line for line in lines[:why])  # summed over outputs
         simple = lines.index(rf"&= \hat{{y}}_{{{k + 1}}} - t_{{{k + 1}}}")
         assert why < simple
@@ -258,7 +258,7 @@ def test_no_simplification_where_the_loss_does_not_cancel():
     derivation = sbp.derive(sbp.load_spec(EXAMPLES / "softmax_2_3_2.yaml"))
     examples = [spec.Example((0.6, -0.4), (0.3, 0.3))]  # targets not summing to 1: ŷ − t would be wrong
     document = handout.build(derivation, examples=examples)
-    assert all(d.simplified is None for d in document.deltas)
+    assert all(d.simplified is None for d in document.passes[0].deltas)
 
 
 @pytest.mark.parametrize("spec", ["seed_2_2_1", "batch_2_2_1", "softmax_2_3_2", "big"])
@@ -266,7 +266,7 @@ def test_no_simplification_where_the_loss_does_not_cancel():
 def test_table_numbers_line_up_on_the_decimal_point(spec, decimals):
     """Right-aligned cells with the same number of places: 0.498440, never 0.49844 beside 0.581759."""
     document = handout.build(sbp.derive(sbp.load_spec(EXAMPLES / f"{spec}.yaml")), decimals=decimals)
-    tables = [t for t in (document.forward_table, *document.gradient_tables) if t is not None]
+    tables = [t for t in (document.passes[0].forward_table, *document.passes[0].gradient_tables) if t is not None]
     checked = 0
     for table in tables:
         for row in table.rows:
@@ -276,7 +276,7 @@ def test_table_numbers_line_up_on_the_decimal_point(spec, decimals):
                     assert len(text.split(".")[1]) == decimals, (spec, text)
                     checked += 1
     places = lambda cell: len(str(cell).split(".")[1]) if re.fullmatch(r"-?\d+\.\d+", str(cell)) else None  # noqa: E731
-    for row in document.updates.rows:  # old and new share their places (more when the step is below the last)
+    for row in document.passes[0].updates.rows:  # old and new share their places (more when the step is below the last)
         _, old, gradient, new = row.cells
         assert places(gradient) in (decimals, None), (spec, gradient)
         if None not in (places(old), places(new)):  # a×10^k (too few digits at these places) stands apart

@@ -283,8 +283,8 @@ def test_cli_mistakes_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, arg
 
 def test_param_chooses_what_is_written_in_full():
     document = handout.build(derivation("seed_2_2_1.yaml"), params=["w11", "b3"])
-    assert [g.name for g in document.gradients] == ["b3", "w11"]  # output layer first, as backpropagation goes
-    in_tables = [row.cells[0] for table in document.gradient_tables for row in table.rows]
+    assert [g.name for g in document.passes[0].gradients] == ["b3", "w11"]  # output layer first, as backpropagation goes
+    in_tables = [row.cells[0] for table in document.passes[0].gradient_tables for row in table.rows]
     assert len(in_tables) == 7
 
 
@@ -307,9 +307,9 @@ def test_big_network_is_grouped():
     # wide and deep: one neuron per wide layer written out, the δ form instead of thousands of paths
     document = handout.build(derivation("big.yaml"))
     assert document.figure is None
-    assert len(document.gradients) == 5  # one weight per non-input layer
-    assert all(g.paths is None or len(g.paths) <= handout.LISTED_PATHS for g in document.gradients)
-    assert document.forward_table is not None
+    assert len(document.passes[0].gradients) == 5  # one weight per non-input layer
+    assert all(g.paths is None or len(g.paths) <= handout.LISTED_PATHS for g in document.passes[0].gradients)
+    assert document.passes[0].forward_table is not None
 
 
 @pytest.mark.parametrize("spec", ["seed_2_2_1.yaml", "softmax_2_3_2.yaml", "batch_2_2_1.yaml", "big.yaml"])
