@@ -132,7 +132,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_handout(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from symbackprop import files, handout, outputs, render
+    from symbackprop import handout, outputs, render
 
     output = Path(args.output)
     reads = outputs.inputs(args.spec, data=args.data, templates=args.templates)
@@ -151,7 +151,8 @@ def run_handout(args: argparse.Namespace) -> int:
             written = render.write_variants(derivation, output, count=args.variants, seed=args.seed or 0,
                                             decimals=args.decimals, params=args.param, templates=args.templates,
                                             gradient_check=not args.no_check, paper=args.paper,
-                                            font_size=args.font_size)  # fmt: skip
+                                            font_size=args.font_size, lang=args.lang, sections=args.sections,
+                                            steps=args.steps)  # fmt: skip
         except OSError as exc:  # the folder could not be made (a race, or a file system that refuses)
             raise SymbackpropError(f"-o: {output}: cannot write the sheets there ({exc.strerror})") from None
         _say(f"wrote {len(written)} files in {output} ({args.variants} students: exercise sheet and answer key each)")
@@ -165,7 +166,7 @@ def run_handout(args: argparse.Namespace) -> int:
                              font_size=args.font_size, lang=args.lang, sections=args.sections, steps=args.steps)  # fmt: skip
     made = render.Handout(document, templates=args.templates)
     if output.suffix == ".pdf" and render.backend() is None:
-        tex = files.write_atomic(output.with_suffix(".tex"), made.latex())
+        tex = made.write(output.with_suffix(".tex"))
         _say(f"symbackprop: {render.INSTALL_HINT}; wrote {tex} instead", file=sys.stderr)
         return EXIT_FAILED
     _say(f"wrote {made.write(output)}")

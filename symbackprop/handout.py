@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from symbackprop import (chain, finite_diff, graph, handout_batch, handout_figure, handout_output, handout_rules, handout_tables,
-                         handout_training, numeric, ops, printing)
+from symbackprop import (chain, finite_diff, graph, handout_batch, handout_figure, handout_grids, handout_output, handout_rules,
+                         handout_tables, handout_training, handout_vector, numeric, ops, printing, vector)
 from symbackprop.handout_tables import TABLE_COLUMNS, GradientCheck, Phrase, Table, backward_order
 from symbackprop.handout_training import Training, TrainingRun
 from symbackprop.handout_training import trained as trained  # the library's name: handout.trained(spec, data, ...)
 from symbackprop.errors import SymbackpropError, did_you_mean, shorten
 from symbackprop.printing import Latex
-from symbackprop.spec import Example, Spec
+from symbackprop.spec import Course, Example, Spec
 
 MODES = ("worked", "exercise", "solutions")
 PAPERS = ("a4", "letter")
@@ -33,8 +33,10 @@ FULL_LIMIT = 12  # networks with more parameters write one weight per layer in f
 WORKED_EXAMPLES = 3  # a batch shows the substituted numbers of its first examples, the rest in tables
 INLINE_FAN_IN = 5  # wider sums are shown symbolically only, their numbers in the tables
 LISTED_PATHS, LISTED_FACTORS = 8, 7  # longer chain-rule sums do not fit a line; the δ form stands for them
+CONCISE_PATHS = 1  # a concise handout lists a gradient's paths only when there is one; the δ form stands for more
+CONCISE_CHECKED = 12  # gradients a concise handout checks besides those it works in full, spread over the network
 WIDE_LAYER = 4  # a layer with more neurons shows its first neuron in full, the rest in a table
-SECTIONS = ("rules", "forward", "loss", "backward", "update", "check", "training")  # --sections, in page order
+SECTIONS = ("rules", "forward", "loss", "backward", "update", "vector", "check", "training")  # --sections, in page order
 MAX_STEPS = 10  # --steps: each step is a few pages
 LANGUAGE = re.compile(r"[a-z]{2,3}")  # a language template's name: lang/<code>.tex.j2
 
@@ -91,6 +93,9 @@ class Pass:
     gradients: tuple[Derivative, ...]
     gradient_tables: tuple[Table, ...]  # the parameters not written in full, grouped by layer
     updates: Table | None
+    forward_grids: tuple[Table, ...] = ()  # a concise handout's compact tables, per layer (handout_grids)
+    gradient_grids: tuple[Table, ...] = ()
+    update_grids: tuple[Table, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,11 +123,15 @@ class Document:
     passes: tuple[Pass, ...]  # one per gradient-descent step worked in full (--steps)
     learning_rate: Latex
     sections: tuple[str, ...]  # what is shown, of SECTIONS
+    concise: bool  # a large network: one neuron per layer in full, the rest in grids, the vector form
     check: GradientCheck | None  # None with --no-check
     training: Training | None = None
+    vector_page: handout_vector.VectorPage | None = None
     paper: str = "a4"
     font_size: int = 11
     lang: str = "en"  # the language template, templates/lang/<lang>.tex.j2
+    course: Course | None = None  # the spec's document: block: the course header (templates/header.tex.j2)
+    student: str | None = None  # a variant's student number, zero-padded
 
 
 def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
@@ -130,7 +139,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
           parameters: Mapping[str, float] | None = None, title: str | None = None,
           training: TrainingRun | None = None, gradient_check: bool = True, paper: str = "a4",
           font_size: int = 11, lang: str = "en", sections: Sequence[str] | None = None,
-          steps: int = 1) -> Document:  # fmt: skip
+          steps: int = 1, student: str | None = None) -> Document:  # fmt: skip
     """Compute the numbers and lay out every equation of the handout.
 
     Args:
@@ -144,6 +153,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         lang: the language template (templates/lang/<lang>.tex.j2): en, de, fr shipped.
         sections: what to show, of SECTIONS (default: all that apply).
         steps: gradient-descent steps worked in full, each from the parameters the last one left.
+        student: a class set's student number, shown after the title.
 
     Raises:
         SymbackpropError: unknown mode or parameter, or a spec without numbers.
@@ -162,7 +172,8 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         raise SymbackpropError(f"--lang: '{shorten(lang)}' is not a language code; valid: en, de, fr (or lang/<code>.tex.j2 in --templates)")
     if not 1 <= steps <= MAX_STEPS:
         raise SymbackpropError(f"--steps: must be a whole number from 1 to {MAX_STEPS}, got {steps}")
-    shown = _sections(sections, training=training is not None, gradient_check=gradient_check)
+    concise = is_concise(spec)
+    shown = _sections(sections, training=training is not None, gradient_check=gradient_check, concise=concise)
     if len(derivation.gradients) > MAX_PARAMETERS:
         raise SymbackpropError(f"handout: {len(derivation.gradients):,} parameters is more than the {MAX_PARAMETERS:,} "
                                "a handout writes out (--max-parameters N raises it; derive --form vector shows whole layers)")  # fmt: skip
@@ -178,7 +189,10 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
     solution = evaluator.solve(examples, parameters, learning_rate=spec.learning_rate, frozen=spec.frozen)
     check = None
     if "check" in shown:
-        check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients)
+        names = None
+        if concise:
+            names = list(dict.fromkeys([*full, *finite_diff.sample(list(solution.gradients), limit=CONCISE_CHECKED)]))
+        check = finite_diff.gradcheck(evaluator, examples, parameters, solution.gradients, names=names)
     order = backward_order(derivation)
     passes: list[Pass] = []
     number = 0  # question numbers run on through the steps, in page order
@@ -188,8 +202,9 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
             start = solution.updated
             solution = evaluator.solve(examples, start, learning_rate=spec.learning_rate, frozen=spec.frozen)
         layout = _Layout(derivation, decimals, _values(derivation, examples, start, solution)[:WORKED_EXAMPLES],
-                         batch=len(examples) > 1, numbered=number)  # fmt: skip
-        passes.append(_pass(layout, step, shown, examples, start, solution, full, order))
+                         batch=len(examples) > 1, numbered=number, listed=CONCISE_PATHS if concise else LISTED_PATHS)  # fmt: skip
+        passes.append(_pass(layout, step, shown, examples, start, solution, full, order,
+                            grids=_grid_room(paper, font_size) if concise else None))
         number = layout.count
     return Document(
         title=spec.title if title is None else title,
@@ -204,18 +219,37 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         passes=tuple(passes),
         learning_rate=Latex(printing.number(spec.learning_rate, decimals=decimals)),
         sections=shown,
+        concise=concise,
+        vector_page=handout_vector.page(vector.derive(spec), examples) if "vector" in shown else None,
         check=None if check is None else GradientCheck(
-            handout_tables.check_table(derivation, check, decimals, order), check.ok, handout_tables.scientific(check.max_relative_error)),
+            handout_tables.check_table(derivation, check, decimals, order), check.ok, handout_tables.scientific(check.max_relative_error),
+            len(derivation.gradients)),
         training=None if training is None or "training" not in shown else handout_training.section(derivation, training, decimals),
         paper=paper,
         font_size=font_size,
         lang=lang,
+        course=spec.document,
+        student=student,
     )  # fmt: skip
 
 
-def _sections(sections: Sequence[str] | None, *, training: bool, gradient_check: bool) -> tuple[str, ...]:
-    """The sections to show, in page order: those asked for (default all), less the check with --no-check."""
-    asked = SECTIONS if sections is None else tuple(sections)
+def _grid_room(paper: str, font_size: int) -> handout_grids.Room:
+    """The grids' room as the template sets them: \\footnotesize, \\tabcolsep 3 pt (so 6 pt between columns)."""
+    return handout_grids.Room(text_width=handout_grids.TEXT_WIDTHS[paper], font_size=handout_grids.FOOTNOTE[font_size],
+                              column_sep=6.0)  # fmt: skip
+
+
+def is_concise(spec: Spec) -> bool:
+    """Past the full-detail size (no figure fits, or a layer past WIDE_LAYER): the concise handout."""
+    return sum(spec.layers) > handout_figure.FIGURE_MAX_NEURONS or max(spec.layers[1:]) > WIDE_LAYER
+
+
+def _sections(sections: Sequence[str] | None, *, training: bool, gradient_check: bool,
+              concise: bool) -> tuple[str, ...]:  # fmt: skip
+    """The sections to show, in page order: those asked for (default all; the vector form for a concise handout),
+    less the check with --no-check."""
+    default = SECTIONS if concise else tuple(name for name in SECTIONS if name != "vector")
+    asked = default if sections is None else tuple(sections)
     for name in asked:
         if name not in SECTIONS:
             raise SymbackpropError(f"--sections: unknown section '{shorten(name)}'{did_you_mean(name, SECTIONS)}; "
@@ -228,8 +262,13 @@ def _sections(sections: Sequence[str] | None, *, training: bool, gradient_check:
 
 
 def _pass(layout: _Layout, step: int, shown: Sequence[str], examples: Sequence[Example], parameters: Mapping[str, float],
-          solution: numeric.Solution, full: Sequence[str], order: Sequence[str]) -> Pass:  # fmt: skip
-    """One step's equations and tables, built in page order so that question numbers increase down the pages."""
+          solution: numeric.Solution, full: Sequence[str], order: Sequence[str],
+          grids: handout_grids.Room | None) -> Pass:  # fmt: skip
+    """One step's equations and tables, built in page order so that question numbers increase down the pages.
+
+    With `grids` (a concise handout), per-layer grids take the place of the long tables, and the update
+    table lists only the parameters written in full.
+    """
     derivation, decimals, worked = layout.derivation, layout.decimals, len(layout.values)
     network = derivation.network
     wide = max(network.spec.layers[1:]) > WIDE_LAYER
@@ -245,6 +284,15 @@ def _pass(layout: _Layout, step: int, shown: Sequence[str], examples: Sequence[E
                        for symbol, delta in derivation.deltas.items()
                        if len(network.layers[delta.neuron.layer - 1]) <= WIDE_LAYER or delta.neuron.index == 0)  # fmt: skip
         gradients = tuple(layout.gradient(name, solution) for name in order if name in full)
+    if grids is not None:
+        return Pass(
+            step=step, forward=forward, forward_table=None, losses=loss, mean_loss=mean_loss, deltas=deltas,
+            gradients=gradients, gradient_tables=(),
+            updates=(handout_tables.update_table(derivation, parameters, solution, decimals, [n for n in order if n in full])
+                     if "update" in shown else None),
+            forward_grids=handout_grids.forward_grids(derivation, solution, decimals=decimals, room=grids) if "forward" in shown else (),
+            gradient_grids=handout_grids.gradient_grids(derivation, solution, decimals=decimals, room=grids) if "backward" in shown else (),
+        )  # fmt: skip
     return Pass(
         step=step,
         forward=forward,
@@ -293,13 +341,14 @@ class _Layout:
     """Equation builders for one derivation, its worked examples' values and a display precision."""
 
     def __init__(self, derivation: chain.Derivation, decimals: int, values: list[dict[sympy.Symbol, float]], *,
-                 batch: bool, numbered: int = 0) -> None:  # fmt: skip
+                 batch: bool, numbered: int = 0, listed: int = LISTED_PATHS) -> None:  # fmt: skip
         self.derivation = derivation
         self.network = derivation.network
         self.decimals = decimals
         self.values = values
         self.batch = batch
         self.count = numbered  # question numbers, in the order the handout asks them; `numbered` already asked
+        self.listed = listed  # a gradient's chain-rule paths are listed up to this many
 
     def _next(self) -> int:
         self.count += 1
@@ -334,17 +383,16 @@ class _Layout:
                 definition = network.z_definition(neuron)
                 numbers = self.tex(definition, example)
                 symbolic = self.named(definition, example)
-                if len(neuron.weights) > INLINE_FAN_IN:
+                if len(neuron.weights) > INLINE_FAN_IN:  # the symbols elided, the numbers over several rows
                     terms = [w * a for w, a in zip(neuron.weights, network.sources(neuron.layer))]
-                    symbolic = printing.elided_sum(terms + ([neuron.bias] if neuron.bias is not None else []),
-                                                   self.names(example))
-                    numbers = None
+                    terms += [neuron.bias] if neuron.bias is not None else []
+                    symbolic = printing.elided_sum(terms, self.names(example))
+                    numbers = printing.wrapped_sum(terms, network, values=self.values[example], decimals=self.decimals)
                 steps.append(Step(self._next(), self.named(neuron.z, example), symbolic, numbers,
                                   self.number(self.values[example][neuron.z])))  # fmt: skip
             for neuron in shown:
                 definition = network.a_definition(neuron)
-                # σ(0.33): the activation of the number just computed
-                numbers = None if len(layer) > INLINE_FAN_IN else self.tex(definition, example)
+                numbers = self.tex(definition, example)  # σ(0.33): the activation of the number just computed
                 steps.append(Step(self._next(), self.named(neuron.a, example), self.named(definition, example), numbers,
                                   self.number(self.values[example][neuron.a])))  # fmt: skip
         return tuple(steps)
@@ -381,14 +429,19 @@ class _Layout:
         z = delta.neuron.z
         lhs = Latex(rf"{self.tex(symbol)} = {printing.partial(self.network.loss_symbol, z, self.network)}")
         values = tuple(self.number(v[symbol]) for v in self.values)
-        if len(delta.terms) > INLINE_FAN_IN:  # too long to write out: δ_j = f'(z_j) Σ_i δ_i ∂z_i/∂h_j
-            local = self.tex(delta.terms[0][-1].expression)
+        if len(delta.terms) > INLINE_FAN_IN:  # too many paths to list: δ_j = f'(z_j) Σ_i w_ij δ_i, its sum over rows
+            local = delta.terms[0][-1].expression
             h = self.tex(delta.neuron.a)
+            sums = [printing.wrapped_sum([sympy.Mul(*(f.expression for f in term[:-1]), evaluate=False) for term in delta.terms],
+                                         self.network, values=v, decimals=self.decimals) for v in self.values]  # fmt: skip
+            substituted = tuple(Latex(rf"{self.tex(local, i)} \cdot \bigl({sums[i]}\bigr)") for i in range(len(self.values)))
             return Derivative(
                 number=None if self.batch else self._next(), name=symbol.name, lhs=lhs,
                 paths=None, path_count=len(delta.terms), path_expressions=None, path_values=None,
-                delta_form=Latex(rf"= {local} \sum_i \delta_i \frac{{\partial z_i}}{{\partial {h}}}"), substituted=(), values=(),
-                mean=None, value=values[0], frozen=False, figure=None, examples=self._example_lines(symbol, None, values),
+                delta_form=Latex(rf"= {self.tex(local)} \sum_i \delta_i \frac{{\partial z_i}}{{\partial {h}}}"),
+                substituted=() if self.batch else substituted, values=() if self.batch else values,
+                mean=None, value=values[0], frozen=False, figure=None,
+                examples=self._example_lines(symbol, substituted, values),
             )  # fmt: skip
         paths, expressions = self._paths(delta.terms)
         if simplified is not None:
@@ -423,7 +476,7 @@ class _Layout:
         network = self.network
         paths = expressions = None
         values = None
-        if gradient.chains is not None and len(gradient.chains) <= LISTED_PATHS and max(map(len, gradient.chains)) <= LISTED_FACTORS:
+        if gradient.chains is not None and len(gradient.chains) <= self.listed and max(map(len, gradient.chains)) <= LISTED_FACTORS:
             paths, expressions = self._paths(gradient.chains)
             values = self._path_values(gradient.chains)
         spec = network.spec
@@ -477,8 +530,12 @@ def _notation(derivation: chain.Derivation) -> tuple[tuple[Phrase, Latex], ...]:
     network = derivation.network
     spec = network.spec
     rows: list[tuple[Phrase, Latex]] = [(Phrase("indices"), Latex(r"w_{jk}: k 	o j"))]
-    for layer in network.layers:
-        rows.append((Phrase("pre_activation", (layer[0].layer,)), _general_z(network, layer[0].layer)))
+    layers: list[int] = []  # consecutive layers with the same formula share a row
+    for layer in range(1, len(network.layers) + 1):
+        layers.append(layer)
+        if layer == len(network.layers) or _general_z(network, layer) != _general_z(network, layer + 1):
+            rows.append((Phrase("pre_activation", (tuple(layers),)), _general_z(network, layer)))
+            layers = []
     for name in dict.fromkeys(spec.activations):
         where = tuple(i for i, a in enumerate(spec.activations, start=1) if a == name)
         if name == ops.SOFTMAX:

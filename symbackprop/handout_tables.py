@@ -52,6 +52,7 @@ class GradientCheck:
     table: Table
     ok: bool
     max_relative_error: Latex
+    parameters: int  # of the network; the table may check a sample of them
 
 
 

@@ -237,6 +237,16 @@ def chain(factors: Sequence[sympy.Expr], network: Network, *, values: Mapping[sy
     return Latex(printer.product(list(factors), separator=r" \cdot "))
 
 
+def wrapped_sum(terms: Sequence[sympy.Expr], network: Network, *, values: Mapping[sympy.Symbol, float],
+                decimals: int = 6, per_row: int = 4) -> str:  # fmt: skip
+    """A long sum with its numbers put in, `per_row` terms to a row of an align; later rows go on with \\quad + …."""
+    printer = HandoutPrinter(network, values=values, decimals=decimals)
+    shown = [printer._print(t) for t in terms]
+    pieces = [shown[0], *(f"- {t[1:].lstrip()}" if t.startswith("-") else f"+ {t}" for t in shown[1:])]
+    rows = [" ".join(pieces[i : i + per_row]) for i in range(0, len(pieces), per_row)]
+    return Latex(" \\\\*\n&\\quad ".join(rows))
+
+
 def elided_sum(terms: Sequence[sympy.Expr], network: Network, *, keep: int = 2) -> Latex:
     """A long sum written as its first `keep` terms, ⋯, and its last two (the last weight and the bias)."""
     printer = HandoutPrinter(network)

@@ -6,6 +6,8 @@ and % need no quoting. Every value a template prints passes through `finalize`:
 (titles and other user text) is escaped in one pass, so a title such as
 \\input{/etc/passwd} is printed, never run. PDFs are compiled in a temporary
 directory without shell escape, with TeX's file access limited to that directory.
+The one user file TeX reads, a course logo, is checked again as it is read and goes
+in beside the source under a name of ours (`logo_name`), never under the user's path.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import markupsafe
 
 from symbackprop import chain, files, handout, texchars
+from symbackprop import spec as spec_module
 from symbackprop.errors import SymbackpropError, shorten
 from symbackprop.printing import Latex
 
@@ -32,6 +36,9 @@ TEMPLATE = "handout.tex.j2"
 JOB = "handout"  # fixed file name inside the build directory
 TIMEOUT = 120  # seconds per TeX run
 INSTALL_HINT = 'no LaTeX found: install TeX Live (pdflatex) or run pip install "symbackprop[pdf]"'
+LOGO = "logo"  # the course logo's file name (before .png, .jpg or .pdf) in a PDF's build directory
+_ASSET = re.compile(r"[A-Za-z0-9_-]+\.(?:png|jpg|pdf)")  # names of ours only: nothing TeX would read as markup
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 _SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
@@ -81,22 +88,52 @@ def shipped_templates() -> Path:
     return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "templates"
 
 
-def latex(document: handout.Document, *, templates: str | Path | None = None) -> str:
+def latex(document: handout.Document, *, templates: str | Path | None = None, logo: str | None = None) -> str:
     """The handout as a complete LaTeX document.
 
+    Args:
+        logo: the file name the course header shows the logo from (see `logo_name`);
+            the caller puts the file there. None: the header has no image.
+
     Raises:
-        SymbackpropError: user text (the title, the training data's file name) has a
-            character TeX cannot typeset; the message names the field and the character.
+        SymbackpropError: user text (the title, the course header, the training data's
+            file name) has a character TeX cannot typeset; the message names the field and the character.
     """
     texchars.check("title", document.title or "")
+    course = _course(document)
+    if course is not None:
+        for key in spec_module.HEADER_TEXT:
+            texchars.check(f"document.{key}", getattr(course, key) or "")
     if document.training is not None:
-        texchars.check("--data", document.training.source)
+        texchars.check("--data", document.training.source or "")
+    if logo is not None and not _ASSET.fullmatch(logo):
+        raise ValueError(f"logo: {logo!r} is not a name of logo_name's making")
     try:
-        return environment(templates).get_template(TEMPLATE).render(doc=document)
+        return environment(templates).get_template(TEMPLATE).render(doc=document, logo=None if logo is None else Latex(logo))
     except jinja2.TemplateNotFound as exc:
         raise SymbackpropError(f"template {exc.name} not found in {templates or shipped_templates()}") from None
     except jinja2.TemplateError as exc:
         raise SymbackpropError(f"--templates: {type(exc).__name__}: {exc}") from None
+
+
+def logo_name(kind: str, output: str | Path | None = None) -> str:
+    """The file name TeX knows a course logo of `kind` ("png", "jpg" or "pdf") by.
+
+    In a PDF's build directory it is ``logo.png``; beside a .tex file `output` it is
+    ``<stem>-logo.png``, the stem's characters other than ASCII letters, digits, _ and -
+    written as _ (``Week 1.tex`` → ``Week_1-logo.png``), so the name needs no escaping in TeX.
+    """
+    stem = LOGO if output is None else f"{_UNSAFE_IN_NAME.sub('_', Path(output).stem)}-{LOGO}"
+    return f"{stem}.{kind}"
+
+
+def _course(document: handout.Document) -> spec_module.Course | None:
+    return document.course  # None also while handout.Document has no `course` field
+
+
+def _read_logo(course: spec_module.Course | None) -> tuple[str, bytes] | None:
+    """The course logo's kind and bytes, checked again now (it may have changed since the spec was read)."""
+    return spec_module.read_logo(course.logo) if course is not None and course.logo is not None else None
 
 
 def backend() -> list[str] | None:
@@ -125,14 +162,23 @@ def _tinytex_pdflatex() -> Path | None:
     return binary if binary.is_file() else None
 
 
-def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = None, timeout: float = TIMEOUT) -> Path:
+def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = None, timeout: float = TIMEOUT,
+                assets: Mapping[str, bytes] | None = None) -> Path:  # fmt: skip
     """Compile `tex` and write the PDF to `path` atomically; `path` is untouched on failure.
+
+    Args:
+        assets: files `tex` includes (the course logo), by the name it uses: each is
+            written into the build directory first. Names are ours (`logo_name`), never a user's path.
 
     Raises:
         SymbackpropError: no TeX is available.
         LatexError: TeX stopped; the message has its error lines and the path of its log,
             kept next to `path` with the suffix .log.
     """
+    assets = dict(assets or {})
+    for name in assets:
+        if not _ASSET.fullmatch(name) or name.startswith(f"{JOB}."):
+            raise ValueError(f"assets: {name!r} is not a name of logo_name's making")
     command = list(command) if command is not None else backend()
     if command is None:
         raise SymbackpropError(INSTALL_HINT)
@@ -144,6 +190,8 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
     with tempfile.TemporaryDirectory(prefix="symbackprop-") as build:
         source = Path(build) / f"{JOB}.tex"
         source.write_text(tex, encoding="utf-8")
+        for name, data in assets.items():
+            (Path(build) / name).write_bytes(data)
         runs = 1 if Path(command[0]).name == "latexmk" else 2  # pdflatex twice for the page references
         for _ in range(runs):
             try:
@@ -223,49 +271,57 @@ class Handout:
         self.templates = templates
 
     def latex(self) -> str:
+        """The LaTeX document; with no file beside it, its course header shows no logo (`write` places one)."""
         return latex(self.document, templates=self.templates)
 
     def write(self, path: str | Path) -> Path:
-        """Write a .tex file, or compile a .pdf (other suffixes are refused)."""
+        """Write a .tex file, or compile a .pdf (other suffixes are refused).
+
+        A course logo goes beside a .tex file as ``<stem>-logo.png`` (see `logo_name`), written before the .tex.
+        """
         path = Path(path)
+        if path.suffix not in (".tex", ".pdf"):
+            raise SymbackpropError(f"-o: {path}: the output must end in .pdf or .tex (or be a directory with --variants)")
+        logo = _read_logo(_course(self.document))
+        name = None if logo is None else logo_name(logo[0], path if path.suffix == ".tex" else None)
+        text = latex(self.document, templates=self.templates, logo=name)
         if path.suffix == ".tex":
-            return files.write_atomic(path, self.latex())
-        if path.suffix == ".pdf":
-            return compile_pdf(self.latex(), path)
-        raise SymbackpropError(f"-o: {path}: the output must end in .pdf or .tex (or be a directory with --variants)")
+            return _write_tex(path, text, None if logo is None else (name, logo[1]))
+        return compile_pdf(text, path, assets=None if logo is None else {name: logo[1]})
 
     def _repr_latex_(self) -> str:
         # Jupyter typesets maths only (no TikZ, no tables): the backward pass, one line each
         lines = []
-        for item in (*self.document.deltas, *self.document.gradients):
+        for item in (*self.document.passes[0].deltas, *self.document.passes[0].gradients):
             form = item.delta_form or (item.path_expressions[0] if item.path_expressions else "")
             lines.append(rf"{item.lhs} &{form} = {item.value}")
         return "$$\\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$$"
 
 
-def make(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
-         params: Sequence[str] | None = None, templates: str | Path | None = None,
-         training: handout.TrainingRun | None = None, gradient_check: bool = True, paper: str = "a4",
-         font_size: int = 11) -> Handout:  # fmt: skip
+def _write_tex(path: Path, text: str, logo: tuple[str, bytes] | None) -> Path:
+    """Write a .tex file and, first, the logo it includes beside it: the .tex never names a missing file."""
+    if logo is not None:
+        files.write_atomic(path.with_name(logo[0]), logo[1])
+    return files.write_atomic(path, text)
+
+
+def make(derivation: chain.Derivation, *, templates: str | Path | None = None, **options: Any) -> Handout:
     """The handout of a derivation: ``make(derivation).write("handout.pdf")``.
 
-    With `training` (from `handout.trained`), it ends its update with a training section and the loss curve.
-    `gradient_check`, `paper` and `font_size` are as in `handout.build`.
+    `options` are `handout.build`'s: mode, decimals, params, training (from `handout.trained`: a
+    training section with its loss curve), gradient_check, paper, font_size, lang, sections, steps.
     """
-    document = handout.build(derivation, mode=mode, decimals=decimals, params=params, training=training,
-                             gradient_check=gradient_check, paper=paper, font_size=font_size)  # fmt: skip
-    return Handout(document, templates=templates)
+    return Handout(handout.build(derivation, **options), templates=templates)
 
 
-def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: int, seed: int, decimals: int = 6,
-                   params: Sequence[str] | None = None, templates: str | Path | None = None,
-                   pdf: bool = True, gradient_check: bool = True, paper: str = "a4",
-                   font_size: int = 11) -> list[Path]:  # fmt: skip
+def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: int, seed: int,
+                   templates: str | Path | None = None, pdf: bool = True, **options: Any) -> list[Path]:  # fmt: skip
     """An exercise sheet and its answer key for each of `count` students, each with their own numbers.
 
     The numbers come from `handout.variant(spec, seed=seed, index=i)`, so the same
     seed writes the same files. Each sheet is written as .tex, and also as .pdf when
-    `pdf` is set and a TeX is available.
+    `pdf` is set and a TeX is available. `options` are `handout.build`'s (not mode,
+    examples, parameters or student, which each sheet sets).
 
     Raises:
         SymbackpropError: bad count, or no TeX while `pdf` is set (the .tex files are written first).
@@ -278,20 +334,23 @@ def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: i
     width = len(str(count))
     written: list[Path] = []
     sheets = []
+    logo = None
     for i in range(1, count + 1):
         examples, parameters = handout.variant(spec, seed=seed, index=i)
-        title = f"{spec.title or 'Backpropagation by hand'} (student {i:0{width}d})"
         for mode, suffix in (("exercise", ""), ("solutions", "_key")):
-            document = handout.build(derivation, mode=mode, decimals=decimals, params=params, examples=examples,
-                                     parameters=parameters, title=title, gradient_check=gradient_check,
-                                     paper=paper, font_size=font_size)  # fmt: skip
+            document = handout.build(derivation, mode=mode, examples=examples, parameters=parameters,
+                                     student=f"{i:0{width}d}", **options)  # fmt: skip
+            if not sheets:
+                logo = _read_logo(_course(document))  # once: every sheet has the spec's course header
             path = folder / f"student_{i:0{width}d}{suffix}.tex"
-            text = latex(document, templates=templates)
-            written.append(files.write_atomic(path, text))
-            sheets.append((path.with_suffix(".pdf"), text))
+            asset = None if logo is None else (logo_name(logo[0], path), logo[1])
+            text = latex(document, templates=templates, logo=None if asset is None else asset[0])
+            written.append(_write_tex(path, text, asset))
+            sheets.append((path.with_suffix(".pdf"), text, asset))
     if pdf:
         command = backend()
         if command is None:
             raise SymbackpropError(f"{INSTALL_HINT}; wrote the .tex files in {folder}")
-        written += [compile_pdf(text, path, command=command) for path, text in sheets]
+        written += [compile_pdf(text, path, command=command, assets=dict([asset]) if asset else None)
+                    for path, text, asset in sheets]  # fmt: skip
     return written

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +17,7 @@ import numpy as np
 import sympy
 import yaml
 
-from symbackprop import files, formula, naming, numbers, ops
+from symbackprop import files, formula, naming, numbers, ops, texchars
 from symbackprop.errors import InputFileError, SpecError, did_you_mean, listing, shorten
 
 if sys.version_info >= (3, 11):
@@ -24,10 +27,21 @@ else:  # pragma: no cover
 
 KEYS = (
     "title", "layers", "activation", "loss", "naming", "bias", "learning_rate",
-    "inputs", "targets", "data", "parameters", "init", "frozen", "rename", "activations",
+    "inputs", "targets", "data", "parameters", "init", "frozen", "rename", "activations", "document",
 )  # fmt: skip
 MAX_PARAMETERS = 2_000_000
 MAX_INIT_SCALE = 1e6
+HEADER_TEXT = ("course", "date", "author", "institution")
+DOCUMENT_KEYS = (*HEADER_TEXT, "logo")
+MAX_DOCUMENT_TEXT = 120  # characters: a header line, not a paragraph
+MAX_LOGO_BYTES = 5 * 2**20
+# a logo's suffix -> (its kind as the handout's file name ends, its name in messages, the bytes it starts with)
+LOGO_TYPES = {
+    ".png": ("png", "PNG", b"\x89PNG\r\n\x1a\n"),
+    ".jpg": ("jpg", "JPEG", b"\xff\xd8\xff"),
+    ".jpeg": ("jpg", "JPEG", b"\xff\xd8\xff"),
+    ".pdf": ("pdf", "PDF", b"%PDF-"),
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,17 @@ class Example:
 
     inputs: tuple[float, ...]
     targets: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Course:
+    """A handout's course header (the spec's `document:` block): user text, and the logo's absolute path."""
+
+    course: str | None = None
+    date: str | None = None
+    author: str | None = None
+    institution: str | None = None
+    logo: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +79,7 @@ class Spec:
     rename: dict[str, str] = field(default_factory=dict)
     title: str = ""
     custom_activations: dict[str, sympy.Expr] = field(default_factory=dict)  # name -> f(z)
+    document: Course | None = None  # only handouts use it
 
     @property
     def output_activation(self) -> str:
@@ -80,7 +106,7 @@ def load(path: str | Path, **overrides: Any) -> Spec:
     """
     text, data = _read(Path(path))
     try:
-        return from_dict({**data, **overrides})
+        return from_dict({**data, **overrides}, folder=Path(path).parent)
     except SpecError as exc:
         line = _line_of(text, exc.where) if Path(path).suffix.lower() != ".toml" else None
         raise SpecError(f"{path}:{line}: {exc.where}" if line else f"{path}: {exc.where}", exc.what) from None
@@ -182,8 +208,12 @@ def _choice(value: object, where: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def from_dict(raw: Mapping[str, Any]) -> Spec:
+def from_dict(raw: Mapping[str, Any], *, folder: str | Path | None = None) -> Spec:
     """Validate a spec given as a mapping with the documented keys.
+
+    Args:
+        folder: where a relative ``document.logo`` is looked for: the spec file's
+            folder (`load` passes it); by default the current directory.
 
     Raises:
         SpecError: naming the key path of the first problem found.
@@ -226,6 +256,7 @@ def from_dict(raw: Mapping[str, Any]) -> Spec:
         layers=layers, activations=activations, loss=loss, naming=scheme, bias=bias,
         learning_rate=learning_rate, examples=examples, parameters=parameters,
         frozen=frozen, rename=rename, title=title, custom_activations=custom,
+        document=_document(raw.get("document"), Path(folder) if folder is not None else Path()),
     )  # fmt: skip
 
 
@@ -371,3 +402,102 @@ def _frozen(value: object, names: list[str]) -> tuple[str, ...]:
         if name not in known:
             raise SpecError(f"frozen[{i}]", f"no parameter named '{name}'{did_you_mean(str(name), names)}; parameters: {listing(names)}")
     return tuple(dict.fromkeys(value))
+
+
+def _document(value: object, folder: Path) -> Course | None:
+    """The `document:` block: a course header for handouts; None when absent or empty."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise SpecError("document", f"must be a mapping with the keys {', '.join(DOCUMENT_KEYS)}; got {_kind(value)}")
+    for key in value:
+        if key not in DOCUMENT_KEYS:
+            raise SpecError(f"document.{key}",
+                            f"unknown key{did_you_mean(str(key), DOCUMENT_KEYS)}; valid keys: {', '.join(DOCUMENT_KEYS)}")  # fmt: skip
+    given = {key: value.get(key) for key in HEADER_TEXT}
+    if isinstance(given["date"], datetime.date):  # YAML and TOML read an unquoted 2026-01-15 as a date
+        given["date"] = given["date"].isoformat()
+    text = {key: _header_text(given[key], f"document.{key}") for key in HEADER_TEXT}
+    logo = _logo(value.get("logo"), folder)
+    if logo is None and not any(text.values()):
+        return None
+    return Course(**text, logo=logo)
+
+
+def _header_text(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SpecError(where, f"must be text, got {_kind(value)}; put it in quotes")
+    char = texchars.first_unsupported(value)
+    if char is not None:
+        raise SpecError(where, texchars.refusal(where, char).removeprefix(f"{where}: "))
+    text = texchars.normalize(value).strip()
+    if len(text) > MAX_DOCUMENT_TEXT:
+        raise SpecError(where, f"is {len(text)} characters long; a header line takes at most {MAX_DOCUMENT_TEXT}")
+    return text or None
+
+
+def _logo(value: object, folder: Path) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        got = "an empty name" if isinstance(value, str) else _kind(value)
+        raise SpecError("document.logo", f"must be the name of a .png, .jpg or .pdf file, got {got}")
+    path = folder.absolute() / value  # an absolute `value` stays as it is
+    read_logo(path, shown=value)
+    return path
+
+
+def read_logo(path: str | Path, *, shown: str | None = None) -> tuple[str, bytes]:
+    """A logo file's kind ("png", "jpg" or "pdf") and its bytes, after checking what it is.
+
+    It must be a regular file (a link to one is followed) of at most MAX_LOGO_BYTES
+    whose first bytes match its suffix. A handout reads the logo again through this
+    when it copies it for TeX, so what TeX gets is what was checked.
+
+    Args:
+        shown: the name messages give the file (default: `path`).
+
+    Raises:
+        SpecError: at ``document.logo``: the file is missing, special, too large or not what its suffix says.
+    """
+    path = Path(path)
+    name = f"'{shorten(str(path), limit=240) if shown is None else shorten(shown)}'"  # a path in full, if it fits
+    wanted = "give a .png, .jpg or .pdf file"
+    types = LOGO_TYPES.get(path.suffix.lower())
+    if types is None:
+        raise SpecError("document.logo", f"{name} must end in .png, .jpg, .jpeg or .pdf")
+    kind, label, magic = types
+    try:
+        # O_NONBLOCK: a FIFO put there after any earlier check must not make the open wait for a writer
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise SpecError("document.logo", f"{name}: no such file (looked for {path})") from None
+    except OSError as exc:
+        raise SpecError("document.logo", f"{name} cannot be read ({exc.strerror}); {wanted}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):  # the file opened, not the name: no race
+            special = files.not_regular(path) or "a special file"
+            raise SpecError("document.logo", f"{name} is {special}, not a regular file; {wanted}")
+        data = _read_at_most(handle, MAX_LOGO_BYTES + 1)  # bounded, whatever size the file claims
+    finally:
+        os.close(handle)
+    if len(data) > MAX_LOGO_BYTES:
+        raise SpecError("document.logo", f"{name} is larger than the limit of {MAX_LOGO_BYTES // 2**20} MiB for a logo")
+    if not data.startswith(magic):
+        raise SpecError("document.logo", f"{name} is not a {label} file (its first bytes are not {label}'s); "
+                                         f"{wanted} whose content matches its suffix")  # fmt: skip
+    return kind, data
+
+
+def _read_at_most(handle: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(handle, min(2**20, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

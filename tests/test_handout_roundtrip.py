@@ -94,8 +94,14 @@ def _derivation(name: str):
 
 
 @functools.cache
-def _latex(name: str, mode: str, decimals: int) -> str:
-    return render.latex(handout.build(_derivation(name), mode=mode, decimals=decimals))
+def _latex(name: str, mode: str, decimals: int, lang: str = "en", steps: int = 1) -> str:
+    return render.latex(handout.build(_derivation(name), mode=mode, decimals=decimals, lang=lang, steps=steps))
+
+
+@functools.cache
+def _update_heading(lang: str) -> str:
+    """The update section's heading in `lang`, from the language template itself."""
+    return str(render.environment().get_template(f"lang/{lang}.tex.j2").module.update_heading())
 
 
 # -- reading a handout ----------------------------------------------------------------------------
@@ -192,12 +198,17 @@ def read_equations(tex: str, decimals: int, reading: Reading) -> None:
                 reading.failures.append(f"{previous.text!r} = {part.text}: symbols left in a substituted line")
 
 
-def read_updates(tex: str, decimals: int, reading: Reading) -> None:
-    """The update table: new = old − η·g to the printed precision, and a visible change when g ≠ 0."""
-    section = tex.partition(r"\section*{Update}")[2]
-    if not section:
+def read_updates(tex: str, decimals: int, reading: Reading, lang: str = "en") -> None:
+    """Each update table: new = old − η·g to the printed precision, and a visible change when g ≠ 0."""
+    sections = re.split(r"\\(?:sub)?section\*\{" + re.escape(_update_heading(lang)) + "}", tex)[1:]
+    if not sections:
         return
-    eta = latex_eval.evaluate(re.search(r"\\eta\s*=\s*([^$]+)\$", section).group(1), decimals=decimals)
+    eta = latex_eval.evaluate(re.search(r"\\eta\s*=\s*([^$]+)\$", sections[0]).group(1), decimals=decimals)  # said once
+    for section in sections:
+        _read_update(section, eta, decimals, reading)
+
+
+def _read_update(section: str, eta: Interval, decimals: int, reading: Reading) -> None:
     body = section.partition(r"\endfoot")[2].partition(r"\end{longtable}")[0]
     for row in ROW_END.split(body):
         cells = [c.strip() for c in row.split("&")]
@@ -220,21 +231,22 @@ def read_updates(tex: str, decimals: int, reading: Reading) -> None:
                 reading.failures.append(f"update of {name}: the gradient is {gradient} but the value stays {new}")
 
 
-def read(tex: str, decimals: int) -> Reading:
+def read(tex: str, decimals: int, lang: str = "en") -> Reading:
     reading = Reading()
     read_equations(tex, decimals, reading)
-    read_updates(tex, decimals, reading)
+    read_updates(tex, decimals, reading, lang)
     return reading
 
 
 # -- the tests ---------------------------------------------------------------------------------------
 
 CASES = [(name, mode, decimals) for name in [*_shipped(), *VARIANTS] for mode in handout.MODES for decimals in DECIMALS]
+LANGUAGES = ("de", "fr")  # English is every case above
 
 
 def test_every_example_with_numbers_is_read():
-    assert set(_shipped()) == {"batch_2_2_1.yaml", "big.yaml", "classifier_2_1_1.yaml", "seed_2_2_1.yaml",
-                               "softmax_2_3_2.yaml"}  # fmt: skip
+    assert set(_shipped()) == {"batch_2_2_1.yaml", "big.yaml", "classifier_2_1_1.yaml", "course_header.yaml",
+                               "seed_2_2_1.yaml", "softmax_2_3_2.yaml"}  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "mode", "decimals"), CASES)
@@ -243,6 +255,24 @@ def test_every_substituted_line_evaluates_to_its_printed_value(name, mode, decim
     assert reading.failures == []
     if mode != "exercise":
         assert len(reading.checked) >= 10  # the reader found the handout's lines, not nothing
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("mode", handout.MODES)
+@pytest.mark.parametrize("name", _shipped())
+def test_every_language_prints_the_same_arithmetic(name, mode, lang):
+    reading = read(_latex(name, mode, 4, lang), 4, lang)
+    english = read(_latex(name, mode, 4), 4)
+    assert reading.failures == []
+    assert reading.checked == english.checked  # the words differ, every line of numbers is there and read
+
+
+@pytest.mark.parametrize("name", ["seed_2_2_1.yaml", "batch_2_2_1.yaml", "softmax_2_3_2.yaml"])
+def test_later_steps_read_back_too(name):
+    reading = read(_latex(name, "worked", 6, steps=3), 6)
+    assert reading.failures == []
+    single = read(_latex(name, "worked", 6), 6)
+    assert len(reading.checked) == 3 * len(single.checked)  # each step's lines and update table, read
 
 
 # -- the reader itself, on lines written here ---------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import symbackprop as sbp
-from symbackprop import handout, render, spec
+from symbackprop import handout, handout_tables, mistakes, render, spec
 from conftest import EXAMPLES
 import reference
 
@@ -283,3 +283,35 @@ def test_table_numbers_line_up_on_the_decimal_point(spec, decimals):
             assert places(old) == places(new) and places(old) >= decimals, (spec, old, new)
         checked += 1
     assert checked > 0
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr"])
+@pytest.mark.parametrize("mode", handout.MODES)
+def test_the_words_are_typeset_not_printed_as_code(mode, lang):
+    """Every word comes from the language template as LaTeX: none of it may reach the page escaped ($, \\, _ shown)."""
+    for name in [*HANDOUTS, "course_header.yaml"]:
+        for steps in (1, 2):
+            document = handout.build(sbp.derive(sbp.load_spec(EXAMPLES / name)), mode=mode, lang=lang, steps=steps)
+            text = render.latex(document).partition(r"\begin{document}")[2]
+            for escaped in (r"\$", r"\textbackslash{}", r"\_", r"\textasciicircum{}", "Phrase(", "None"):
+                assert escaped not in text, (name, steps, escaped)
+
+
+def test_every_word_has_a_macro_in_the_language_template():
+    """Each Phrase the document model uses names a macro of lang/en.tex.j2 (the others are checked against it)."""
+    words = render.environment().get_template("lang/en.tex.j2").module
+    for name in HANDOUTS:
+        document = handout.build(sbp.derive(sbp.load_spec(EXAMPLES / name)), sections=[*handout.SECTIONS[:-1], "vector"])
+        phrases = [label for label, _ in document.notation]
+        for step in document.passes:
+            tables = [step.forward_table, *step.gradient_tables, step.updates, *step.forward_grids, *step.gradient_grids]
+            for table in filter(None, tables):
+                phrases += [table.caption, *table.notes, *(c for c in table.header if isinstance(c, handout_tables.Phrase)),
+                            *(row.note for row in table.rows if row.note)]  # fmt: skip
+        assert phrases
+        for phrase in phrases:
+            assert callable(getattr(words, phrase.key, None)), phrase.key
+            str(getattr(words, phrase.key)(*phrase.args))  # takes its arguments
+        for kind in document.rules.mistakes:
+            assert kind in mistakes.KINDS
+            assert str(words.mistake(kind)).strip() != kind  # worded, not the fallback

@@ -303,13 +303,21 @@ def test_jupyter_shows_the_backward_pass():
     assert r"\frac{\partial L}{\partial w_{11}}" in shown_latex and shown(seed_by_hand()["grad_w11"]) in shown_latex
 
 
-def test_big_network_is_grouped():
-    # wide and deep: one neuron per wide layer written out, the δ form instead of thousands of paths
+def test_big_network_is_concise():
+    # wide and deep: one neuron per layer written out, the δ form instead of thousands of paths, grids, the vector form
     document = handout.build(derivation("big.yaml"))
-    assert document.figure is None
-    assert len(document.passes[0].gradients) == 5  # one weight per non-input layer
-    assert all(g.paths is None or len(g.paths) <= handout.LISTED_PATHS for g in document.passes[0].gradients)
-    assert document.passes[0].forward_table is not None
+    step = document.passes[0]
+    assert document.concise and document.figure is None and document.vector_page is not None
+    assert len(step.gradients) == 5  # one weight per non-input layer
+    assert all(g.paths is None or len(g.paths) <= handout.CONCISE_PATHS for g in step.gradients)
+    assert step.forward_table is None and step.gradient_tables == () and step.forward_grids and step.gradient_grids
+    assert [row.cells[0] for row in step.updates.rows] == ["w_{33,1}", "w_{25,1}", "w_{17,1}", "w_{91}", "w_{11}"]  # output layer first
+
+
+def test_small_networks_are_written_in_full():
+    for name in ("seed_2_2_1.yaml", "softmax_2_3_2.yaml", "batch_2_2_1.yaml", "classifier_2_1_1.yaml"):
+        document = handout.build(derivation(name))
+        assert not document.concise and document.vector_page is None and not document.passes[0].gradient_grids
 
 
 @pytest.mark.parametrize("spec", ["seed_2_2_1.yaml", "softmax_2_3_2.yaml", "batch_2_2_1.yaml", "big.yaml"])

@@ -98,7 +98,7 @@ ERRORS = [
     (with_(inputs=[0.5, float("nan")]), "inputs[1]: must be a finite number, got nan"),
     (with_(learning_rate=-1), "learning_rate: must be positive, got -1"),
     (with_(lerning_rate=0.1), "lerning_rate: unknown key (did you mean 'learning_rate'?); valid keys: "
-     "title, layers, activation, loss, naming, bias, learning_rate, inputs, targets, data, parameters, init, frozen, rename, activations"),
+     "title, layers, activation, loss, naming, bias, learning_rate, inputs, targets, data, parameters, init, frozen, rename, activations, document"),
     (with_(parameters={**SEED["parameters"], "w13": 1}),
      "parameters.w13: no parameter has this name (did you mean 'w32'?); parameters: w11, w12, w21, w22, b1, b2, w31, w32, b3"),
     (with_(parameters={"w11": 1}), "parameters: no value for w12, w21, w22, b1, b2, w31, w32, b3; give them or add init: {seed: 0} to draw them"),
