@@ -529,7 +529,7 @@ def _notation(derivation: chain.Derivation) -> tuple[tuple[Phrase, Latex], ...]:
     """Each definition the handout uses, stated once: j is a neuron, k one in the layer before, i one after."""
     network = derivation.network
     spec = network.spec
-    rows: list[tuple[Phrase, Latex]] = [(Phrase("indices"), Latex(r"w_{jk}: k 	o j"))]
+    rows: list[tuple[Phrase, Latex]] = [(Phrase("indices"), Latex(r"w_{jk}: k \to j"))]
     layers: list[int] = []  # consecutive layers with the same formula share a row
     for layer in range(1, len(network.layers) + 1):
         layers.append(layer)

@@ -122,7 +122,7 @@ class leaky_step(_PositiveFunction):  # noqa: N801
 
     def _latex(self, printer, exp=None) -> str:
         arg = printer._print(self.args[0])
-        return rf"\begin{{cases}}1 & {arg} > 0\\ \alpha & \text{{otherwise}}\end{{cases}}"
+        return rf"\begin{{cases}}1 & {arg} > 0\\ \alpha & {arg} \le 0\end{{cases}}"
 
 
 class leaky_relu(_RealFunction):  # noqa: N801
@@ -221,8 +221,8 @@ ELEMENTWISE: dict[str, Activation] = {
         ),
         Activation(
             "leaky_relu",
-            r"\operatorname{LeakyReLU}(z) = \begin{cases} z & z > 0 \\ \alpha z & \text{otherwise} \end{cases},\ \alpha = 0.01",
-            r"\operatorname{LeakyReLU}'(z) = \begin{cases} 1 & z > 0 \\ \alpha & \text{otherwise} \end{cases}",
+            r"\operatorname{LeakyReLU}(z) = \begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases},\ \alpha = 0.01",
+            r"\operatorname{LeakyReLU}'(z) = \begin{cases} 1 & z > 0 \\ \alpha & z \le 0 \end{cases}",
             leaky_relu,
             lambda z, a: leaky_step(z),
             has_kink=True,

@@ -295,6 +295,7 @@ def test_the_words_are_typeset_not_printed_as_code(mode, lang):
             text = render.latex(document).partition(r"\begin{document}")[2]
             for escaped in (r"\$", r"\textbackslash{}", r"\_", r"\textasciicircum{}", "Phrase(", "None"):
                 assert escaped not in text, (name, steps, escaped)
+            assert not re.search(r"[\x00-\x09\x0b-\x1f]", text), (name, steps)  # a control character (\t from "\to")
 
 
 def test_every_word_has_a_macro_in_the_language_template():
