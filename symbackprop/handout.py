@@ -34,9 +34,9 @@ WORKED_EXAMPLES = 3  # a batch shows the substituted numbers of its first exampl
 INLINE_FAN_IN = 5  # wider sums are shown symbolically only, their numbers in the tables
 LISTED_PATHS, LISTED_FACTORS = 8, 7  # longer chain-rule sums do not fit a line; the δ form stands for them
 CONCISE_PATHS = 1  # a concise handout lists a gradient's paths only when there is one; the δ form stands for more
-CONCISE_CHECKED = 12  # gradients a concise handout checks besides those it works in full, spread over the network
+CONCISE_CHECKED = 3  # gradients a concise handout checks besides those it works in full, spread over the network
 WIDE_LAYER = 4  # a layer with more neurons shows its first neuron in full, the rest in a table
-SECTIONS = ("rules", "forward", "loss", "backward", "update", "vector", "check", "training")  # --sections, in page order
+SECTIONS = ("rules", "forward", "loss", "backward", "update", "check", "training", "vector")  # --sections, in page order
 MAX_STEPS = 10  # --steps: each step is a few pages
 LANGUAGE = re.compile(r"[a-z]{2,3}")  # a language template's name: lang/<code>.tex.j2
 
@@ -432,8 +432,9 @@ class _Layout:
         if len(delta.terms) > INLINE_FAN_IN:  # too many paths to list: δ_j = f'(z_j) Σ_i w_ij δ_i, its sum over rows
             local = delta.terms[0][-1].expression
             h = self.tex(delta.neuron.a)
-            sums = [printing.wrapped_sum([sympy.Mul(*(f.expression for f in term[:-1]), evaluate=False) for term in delta.terms],
-                                         self.network, values=v, decimals=self.decimals) for v in self.values]  # fmt: skip
+            products = [sympy.Mul(*(f.expression for f in term[:-1]), evaluate=False) for term in delta.terms]
+            # two products to a row: the row before them also holds f'(z) and the bracket
+            sums = [printing.wrapped_sum(products, self.network, values=v, decimals=self.decimals, per_row=2) for v in self.values]
             substituted = tuple(Latex(rf"{self.tex(local, i)} \cdot \bigl({sums[i]}\bigr)") for i in range(len(self.values)))
             return Derivative(
                 number=None if self.batch else self._next(), name=symbol.name, lhs=lhs,

@@ -127,7 +127,8 @@ def _parameter_grids(derivation: chain.Derivation, solution: numeric.Solution, k
 
 
 def _formatter(decimals: int) -> Callable[[float], Latex]:
-    return lambda value: Latex(printing.number(value, decimals=decimals, fixed=True))  # fixed: aligned on the point
+    # fixed: aligned on the point; a value too small for the places in 3 significant digits, to keep columns narrow
+    return lambda value: Latex(printing.number(value, decimals=decimals, fixed=True, mantissa=3))
 
 
 def _entry(base: str, layer: int) -> Latex:

@@ -26,7 +26,8 @@ _DELTA, _LOSS, _PARAMETER, _VALUE, _TARGET = range(5)
 MAX_DECIMALS = 20  # enough places to tell apart any two doubles of the size handouts show
 
 
-def number(value: float, *, decimals: int = 6, unlike: float | None = None, fixed: bool = False) -> str:
+def number(value: float, *, decimals: int = 6, unlike: float | None = None, fixed: bool = False,
+           mantissa: int | None = None) -> str:  # fmt: skip
     """A value as a hand calculation writes it: `decimals` places, trailing zeros dropped.
 
     With `fixed`, trailing zeros stay (0.498440, not 0.49844), so that a right-aligned
@@ -41,6 +42,8 @@ def number(value: float, *, decimals: int = 6, unlike: float | None = None, fixe
     the places already give to two significant digits (0.0496 → 0.05) stay as they are.
 
     Args:
+        mantissa: significant digits of a value written a \\times 10^{k} (default max(decimals, 2));
+            a grid of many values keeps its columns narrow with 3.
         unlike: another value this one is shown beside (a parameter before and after
             its update): places are added, up to MAX_DECIMALS, until the two print
             differently, so that a step smaller than the last place still shows.
@@ -53,8 +56,8 @@ def number(value: float, *, decimals: int = 6, unlike: float | None = None, fixe
             decimals += 1
     text = f"{value:.{decimals}f}"
     if abs(value) < 1 and _significant(text) < 2 and float(text) != float(f"{value:.1e}"):
-        mantissa, exponent = f"{value:.{max(decimals, 2) - 1}e}".split("e")
-        return rf"{_strip(mantissa)} \times 10^{{{int(exponent)}}}"
+        digits, exponent = f"{value:.{(mantissa or max(decimals, 2)) - 1}e}".split("e")
+        return rf"{_strip(digits)} \times 10^{{{int(exponent)}}}"
     if float(text) == 0:
         text = text.lstrip("-")  # never -0
     return text if fixed else (_strip(text) or "0")
