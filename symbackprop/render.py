@@ -293,8 +293,13 @@ class Handout:
         # Jupyter typesets maths only (no TikZ, no tables): the backward pass, one line each
         lines = []
         for item in (*self.document.passes[0].deltas, *self.document.passes[0].gradients):
-            form = item.delta_form or (item.path_expressions[0] if item.path_expressions else "")
-            lines.append(rf"{item.lhs} &{form} = {item.value}")
+            if item.examples:  # a batch δ: each example's value under its own name, δ^{(n)}
+                lines += [rf"{line.lhs} &= {line.value}" for line in item.examples]
+            elif item.mean is not None:  # a batch gradient: the mean over the examples
+                lines.append(rf"{item.mean.lhs} &= {item.mean.symbolic} = {item.mean.value}")
+            else:
+                form = item.delta_form or (item.path_expressions[0] if item.path_expressions else "")
+                lines.append(rf"{item.lhs} &{form} = {item.value}")
         return "$$\\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$$"
 
 

@@ -303,6 +303,21 @@ def test_jupyter_shows_the_backward_pass():
     assert r"\frac{\partial L}{\partial w_{11}}" in shown_latex and shown(seed_by_hand()["grad_w11"]) in shown_latex
 
 
+def test_jupyter_shows_a_batch_by_example_and_mean():
+    import yaml
+    from reference import numpy_fd_gradients
+
+    raw = yaml.safe_load((EXAMPLES / "batch_2_2_1.yaml").read_text())
+    shown_latex = render.make(derivation("batch_2_2_1.yaml"))._repr_latex_()
+    for n in (1, 2, 3):
+        assert rf"\delta_{{3}}^{{({n})}} &= " in shown_latex  # each example's δ under its own name
+    expected = numpy_fd_gradients(raw, raw["parameters"])
+    for name in ("w31", "w11", "b2"):
+        row = next(line for line in shown_latex.split(r" \\ ") if rf"\partial {name[0]}_{{{name[1:]}}}}}" in line)
+        assert row.startswith(r"\frac{\partial \bar{L}}")  # the gradient of the batch's mean loss
+        assert float(row.rsplit("= ", 1)[1].split(r"\end")[0]) == pytest.approx(expected[name], abs=1e-6)
+
+
 def test_big_network_is_concise():
     # wide and deep: one neuron per layer written out, the δ form instead of thousands of paths, grids, the vector form
     document = handout.build(derivation("big.yaml"))
