@@ -279,3 +279,19 @@ def test_no_nearly_empty_page_before_the_last(builds, case, tmp_path):
     fractions = fill(builds[case], tmp_path)
     short = {page: f"{f:.0%}" for page, f in enumerate(fractions[:-1], start=1) if f < MIN_FILL}
     assert not short, f"pages filled less than {MIN_FILL:.0%}: {short}"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_question_numbers_stand_in_one_column(builds, case):
+    """Every "(n)" of a numbered question starts at the same distance from the left edge, on every page."""
+    _needs_poppler()
+    build = builds[case]
+    if r"\qnum{" not in build.tex:
+        pytest.skip("no numbered questions")
+    boxes = subprocess.run(["pdftotext", "-bbox", str(build.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    margin = 2 * 72 / 2.54  # the preamble's 2 cm, in PDF points
+    # "(n)" words: the question numbers, and superscripts such as W^{(1)} that are no question's number
+    at_margin = {int(n) for x, n in re.findall(r'<word xMin="([\d.]+)"[^>]*>\((\d+)\)</word>', boxes)
+                 if abs(float(x) - margin) < 0.5}  # fmt: skip
+    asked = {int(n) for n in re.findall(r"\\qnum\{(\d+)\}", build.tex)}
+    assert asked <= at_margin, sorted(asked - at_margin)  # every question's number stands at the left margin

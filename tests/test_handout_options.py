@@ -25,7 +25,7 @@ def test_paper_sets_the_page_size(tmp_path, capsys, paper):
 def test_font_size_reaches_the_document_class(tmp_path, capsys, size):
     out = tmp_path / "h.tex"
     assert cli.main(["handout", SEED, "-o", str(out), "--font-size", str(size)]) == 0
-    assert rf"\documentclass[{size}pt,a4paper]{{article}}" in out.read_text()
+    assert rf"\documentclass[{size}pt,a4paper,leqno]{{article}}" in out.read_text()
 
 
 @pytest.mark.parametrize(("option", "value"), [("--paper", "a5"), ("--font-size", "13"), ("--font-size", "x")])
