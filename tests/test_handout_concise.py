@@ -442,14 +442,15 @@ def test_width_model_is_an_upper_bound_of_what_tex_sets(typeset):
 # -- the concise handout as a whole ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("lang", ["en", "de", "fr"])
 @pytest.mark.parametrize("mode", ["worked", "exercise", "solutions"])
-def test_the_big_handout_fits_eight_pages(tmp_path, mode):
+def test_the_big_handout_fits_eight_pages(tmp_path, mode, lang):
     if render.backend() is None:
         pytest.skip("no TeX")
     from pypdf import PdfReader
 
     from symbackprop import handout
 
-    document = handout.build(sbp.derive(sbp.load_spec(EXAMPLES / "big.yaml")), mode=mode)
+    document = handout.build(sbp.derive(sbp.load_spec(EXAMPLES / "big.yaml")), mode=mode, lang=lang)
     out = render.Handout(document).write(tmp_path / "big.pdf")
     assert len(PdfReader(out).pages) <= 8
