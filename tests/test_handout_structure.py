@@ -109,11 +109,11 @@ def test_question_numbers_run_in_page_order(spec, mode):
 
 
 def test_exercise_and_solutions_ask_the_same_questions():
-    for spec in HANDOUTS:
-        def asked(mode):
-            return [name(*m) for m in GRADIENT.findall(tex(spec, mode))]
+    for handout_spec in HANDOUTS:
+        def asked(mode, handout_spec=handout_spec):
+            return [name(*m) for m in GRADIENT.findall(tex(handout_spec, mode))]
 
-        assert asked("exercise") == asked("solutions") == asked("worked"), spec
+        assert asked("exercise") == asked("solutions") == asked("worked"), handout_spec
 
 
 # -- a batch: L^{(n)}, δ^{(n)}, one line per example, then the mean -------------------------------
