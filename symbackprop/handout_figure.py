@@ -1,11 +1,9 @@
 """The network drawn for the handout: neurons, weighted edges and the loss, in TikZ coordinates (cm).
 
 `figure` writes each weight on its edge and each bias beside its neuron so that no label
-covers another label, a neuron, the loss or an arrowhead. A label's box is estimated from
-its LaTeX (`text_size`: glyph widths at \\scriptsize); the places tried are points along
-each edge (on the line, else just beside it) and a few around each neuron; a small
-constraint search picks one place per label, first among places that cover no other
-edge's line. When no choice works, even with the layers further apart, the edges stay
+covers another label, a neuron, the loss or an arrowhead: `figure_labels.place` finds the
+places, for boxes whose size `text_size` estimates from each label's LaTeX (glyph widths at
+\\scriptsize). When no placement works, even with the layers further apart, the edges stay
 bare and the values go to a table beside the drawing (below it when the page is too narrow).
 
 With `highlight` it marks the chain-rule paths of one gradient: the thumbnails beside
@@ -16,65 +14,39 @@ them to well under half size, where any text would print smaller than 6 pt.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import sympy
 
-from symbackprop import chain, graph, printing
-from symbackprop.printing import Latex
+from symbackprop import chain, figure_labels, graph, printing
 
 FIGURE_MAX_NEURONS = 24
 EDGE_LABEL_MAX = 40  # above this many weights the figure names no edges (the update table lists the values)
 PAGE_WIDTH = 17.0  # cm: A4's text width with 2 cm margins (letter's is wider)
-NODE_RADIUS = 0.45  # the neuron style's minimum size=9mm
-LOSS_HALF = 0.4  # the loss node is an 8 mm square
-BORDER = 0.6 * 2.54 / 72.27  # half the very thick line (1.2 pt) around a highlighted neuron
 NODE_GAP = 2.0  # between neurons of a layer
 LOSS_GAP = 2.2  # from the output layer to the loss
 LAYER_GAP = 4.4  # between layers, by default
 LAYERS_WIDTH = 13.0  # the default drawing's widest span from inputs to outputs
 GAP_STEP = 0.6  # beside a table, the layers come this much closer per try
 NARROWEST_GAP = 2.6  # beside a table, the layers come no closer than this
-CLEARANCE = 0.04  # cm of white kept around each label
-STEP = 0.15  # cm between the places tried along an edge
-NODE_MARGIN = 0.1  # cm kept between a label and a neuron's circle, so that it does not look stuck to it
-SEARCH_BUDGET = 2_000  # places tried per group of labels before the table is used instead
 
 
 # -- the drawing's parts ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Box:
-    """A rectangle in cm: its centre, its size along and across its text, its rotation in degrees."""
-
-    x: float
-    y: float
-    width: float
-    height: float
-    angle: float = 0.0
-
-    def corners(self) -> tuple[tuple[float, float], ...]:
-        c, s = math.cos(math.radians(self.angle)), math.sin(math.radians(self.angle))
-        w, h = self.width / 2, self.height / 2
-        return tuple((self.x + c * dx - s * dy, self.y + s * dx + c * dy) for dx, dy in ((-w, -h), (w, -h), (w, h), (-w, h)))
-
-
-@dataclass(frozen=True)
 class Label:
     """A name = value in \\scriptsize: TikZ puts its `anchor` at (x, y), turned by `angle`; `box` is where it ends up."""
 
-    text: Latex
+    text: printing.Latex
     x: float
     y: float
     angle: float
     anchor: str  # "center" on an edge or beside a neuron, "west" in the table's left-aligned columns
-    box: Box
+    box: figure_labels.Box
 
 
 @dataclass(frozen=True)
@@ -82,7 +54,7 @@ class Node:
     id: str
     x: float
     y: float
-    label: Latex
+    label: printing.Latex
     note: Label | None  # the neuron's bias
     highlighted: bool = False
 
@@ -112,7 +84,7 @@ class Figure:
 
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in cm of everything drawn, the neurons' and the loss's borders included."""
-        reach, half = NODE_RADIUS + BORDER, LOSS_HALF + BORDER
+        reach, half = figure_labels.NODE_RADIUS + figure_labels.BORDER, figure_labels.LOSS_HALF + figure_labels.BORDER
         xs, ys = [self.loss_x - half, self.loss_x + half], [self.loss_y - half, self.loss_y + half]
         for node in self.nodes:
             xs += [node.x - reach, node.x + reach]
@@ -147,8 +119,8 @@ def figure(derivation: chain.Derivation, parameters: Mapping[str, float], decima
     if not labels:
         return sketch.draw(sketch.default)
 
-    def say(symbol: sympy.Symbol) -> Latex:
-        return Latex(f"{network.latex(symbol)} = {printing.number(parameters[symbol.name], decimals=decimals)}")
+    def say(symbol: sympy.Symbol) -> printing.Latex:
+        return printing.Latex(f"{network.latex(symbol)} = {printing.number(parameters[symbol.name], decimals=decimals)}")
 
     weights = {k: say(w) for k, w in enumerate(sketch.weights)}
     biases = {id_: say(b) for id_, b in sketch.biases.items()}
@@ -160,7 +132,7 @@ def figure(derivation: chain.Derivation, parameters: Mapping[str, float], decima
         if placed is not None and _fits(fig := sketch.draw(gap, *placed)):
             return fig
 
-    def unlabelled(gap: float) -> tuple[Figure, list[Latex]]:
+    def unlabelled(gap: float) -> tuple[Figure, list[printing.Latex]]:
         """Bare edges, the biases beside their neurons if they fit; and what the table must list."""
         placed = _place(sketch.draw(gap), {}, biases)
         listed = sketch.weights + ([] if placed else list(sketch.biases.values()))
@@ -195,7 +167,7 @@ class _Sketch:
         self.biases = {self.ids[n.a]: n.bias for n in network.neurons if n.bias is not None}
         spans = len(self.columns) - 1
         self.default = min(LAYER_GAP, LAYERS_WIDTH / spans)
-        self.widest = (PAGE_WIDTH - NODE_RADIUS - LOSS_HALF - 2 * BORDER - LOSS_GAP) / spans
+        self.widest = (PAGE_WIDTH - figure_labels.NODE_RADIUS - figure_labels.LOSS_HALF - 2 * figure_labels.BORDER - LOSS_GAP) / spans
         self.narrowest = min(self.default, NARROWEST_GAP)
 
     def gaps(self, *, wider: bool) -> list[float]:
@@ -217,7 +189,8 @@ class _Sketch:
                 else:
                     lit = network.layers[l - 1][j].z in self.lit_z
                 id_ = self.ids[symbol]
-                nodes.append(Node(id_, l * gap, ((len(column) - 1) / 2 - j) * NODE_GAP, Latex(network.latex(symbol)), notes.get(id_), lit))
+                name = printing.Latex(network.latex(symbol))
+                nodes.append(Node(id_, l * gap, ((len(column) - 1) / 2 - j) * NODE_GAP, name, notes.get(id_), lit))
         edges = tuple(Edge(self.ids[source], self.ids[n.a], edge_labels.get(k), (source, n.z) in self.lit_edges)
                       for k, (source, n) in enumerate(self.wires))  # fmt: skip
         outputs = tuple(self.ids[a] for a in network.outputs)
@@ -225,18 +198,24 @@ class _Sketch:
         return Figure(tuple(nodes), edges, outputs, loss_x, 0.0, self.highlighted, named=self.named)
 
 
-def _place(fig: Figure, edge_texts: Mapping[int, Latex],
-           note_texts: Mapping[str, Latex]) -> tuple[dict[int, Label], dict[str, Label]] | None:  # fmt: skip
+def _place(fig: Figure, edge_texts: Mapping[int, printing.Latex],
+           note_texts: Mapping[str, printing.Latex]) -> tuple[dict[int, Label], dict[str, Label]] | None:  # fmt: skip
     """Edge labels (by edge index) and biases (by neuron id) placed clear of each other and of the drawing."""
     points = {n.id: (n.x, n.y) for n in fig.nodes}
-    scene = _scene(points, [(e.source, e.target) for e in fig.edges], (fig.loss_x, fig.loss_y), fig.outputs)
-    options = [_edge_options(text, points[fig.edges[k].source], points[fig.edges[k].target], scene) for k, text in edge_texts.items()]
-    options += [_note_options(text, *points[id_], scene) for id_, text in note_texts.items()]
-    # first with every label clear of the lines it does not belong to, if that can be done
-    placed = _choose([o.uncrossed() for o in options]) or _choose(options)
+    edges = [(e.source, e.target) for e in fig.edges]
+    edge_sizes = {k: text_size(text) for k, text in edge_texts.items()}
+    note_sizes = {id_: text_size(text) for id_, text in note_texts.items()}
+    placed = figure_labels.place(points, edges, (fig.loss_x, fig.loss_y), fig.outputs, edge_sizes, note_sizes)
     if placed is None:
         return None
-    return dict(zip(edge_texts, placed)), dict(zip(note_texts, placed[len(edge_texts):]))
+    edge_boxes, note_boxes = placed
+    return ({k: _centred(edge_texts[k], box) for k, box in edge_boxes.items()},
+            {id_: _centred(note_texts[id_], box) for id_, box in note_boxes.items()})  # fmt: skip
+
+
+def _centred(text: printing.Latex, box: figure_labels.Box) -> Label:
+    """The label whose text TikZ centres on `box`, turned with it."""
+    return Label(text, box.x, box.y, box.angle, "center", box)
 
 
 def _lit(network: graph.Network, highlight: Sequence[chain.Chain] | None) -> tuple[set[sympy.Symbol], set[tuple[sympy.Symbol, sympy.Symbol]]]:
@@ -314,207 +293,14 @@ def text_size(latex: str) -> tuple[float, float]:
     return width * _SAFETY * PT + 2 * INNER_SEP, (height + depth) * PT + 2 * INNER_SEP
 
 
-# -- placing the labels ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Scene:
-    """What labels must keep clear of (neurons, the loss, arrowheads), and the lines they may cross."""
-
-    circles: np.ndarray  # (n, 2) neuron centres
-    solid: np.ndarray  # (m, 4, 2) corners of the loss node and of each arrowhead
-    solid_angles: np.ndarray  # (m,) their angles
-    lines: np.ndarray  # (m, 4) every edge, centre to centre
-
-    def free(self, centres: np.ndarray, width: float, height: float, angle: float) -> np.ndarray:
-        """(n,): True where a box keeps clear of every neuron, the loss and every arrowhead."""
-        ok = ~_near_circles(centres, width, height, angle, self.circles, NODE_RADIUS + BORDER + NODE_MARGIN)
-        corners = _corners(centres, width, height, angle)
-        return ok & ~_overlap(corners, angle, self.solid, self.solid_angles).any(axis=1)
-
-
-def _scene(points: Mapping[str, tuple[float, float]], edges: Iterable[tuple[str, str]], loss: tuple[float, float],
-           outputs: Sequence[str]) -> _Scene:  # fmt: skip
-    side = 2 * LOSS_HALF + 0.06  # with its thick border
-    solid, angles, lines = [_corners(np.array([loss]), side, side, 0.0)[0]], [0.0], []
-    ends = [(points[s], points[t], NODE_RADIUS + BORDER) for s, t in edges] + [(points[o], loss, None) for o in outputs]
-    for (x0, y0), (x1, y1), reach in ends:
-        length = math.hypot(x1 - x0, y1 - y0)
-        ux, uy = (x1 - x0) / length, (y1 - y0) / length
-        if reach is None:  # the loss square's border, where the edge meets it
-            reach = (LOSS_HALF + BORDER) / max(abs(ux), abs(uy))
-        head = 0.2  # pgf's stealth tip on a very thick line is 1.8 mm long and 1.8 mm wide
-        middle = np.array([(x0 + ux * (length - reach - head / 2), y0 + uy * (length - reach - head / 2))])
-        angle = math.degrees(math.atan2(uy, ux))
-        solid.append(_corners(middle, head + 0.06, 0.2, angle)[0])
-        angles.append(angle)
-        lines.append((x0, y0, x1, y1))
-    return _Scene(np.array(list(points.values())), np.array(solid), np.array(angles), np.array(lines))
-
-
-@dataclass(frozen=True)
-class _Options:
-    """Where one label may go: boxes of one size and angle, centres most wanted first."""
-
-    text: Latex
-    centres: np.ndarray  # (n, 2)
-    width: float
-    height: float
-    angle: float
-    crossings: np.ndarray  # (n,) how many lines each place covers a piece of
-
-    def uncrossed(self) -> _Options:
-        return dataclasses.replace(self, centres=self.centres[self.crossings == 0], crossings=self.crossings[self.crossings == 0])
-
-    def label(self, k: int) -> Label:
-        x, y = self.centres[k]
-        return Label(self.text, float(x), float(y), self.angle, "center", Box(float(x), float(y), self.width, self.height, self.angle))
-
-
-def _edge_options(text: Latex, a: tuple[float, float], b: tuple[float, float], scene: _Scene) -> _Options:
-    """Boxes along the edge a → b, turned with it.
-
-    Wanted first: on the line (its white ground breaks the line, so the label reads as
-    that edge's), crossing as few other lines as possible, near the middle; failing
-    that, just beside the line, crossing none, so that the nearest line is its own.
-    """
-    width, height = text_size(text)
-    length = math.dist(a, b)
-    ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
-    angle = math.degrees(math.atan2(uy, ux))
-    along = np.tile(np.arange(STEP, length, STEP), 3)
-    side = np.repeat([0.0, 1.0, -1.0], len(along) // 3)
-    across = side * (height / 2 + CLEARANCE)
-    centres = np.stack([a[0] + ux * along - uy * across, a[1] + uy * along + ux * across], axis=1)
-    others = np.array([line for line in scene.lines if {tuple(line[:2]), tuple(line[2:])} != {a, b}]).reshape(-1, 4)
-    crossings = _crossings(centres, width, height, angle, others).sum(axis=1)
-    keep = scene.free(centres, width, height, angle) & ((side == 0) | (crossings == 0))
-    order = np.lexsort((np.abs(along / length - 0.5), crossings, side != 0))
-    order = order[keep[order]]
-    return _Options(text, centres[order], width, height, angle, crossings[order])
-
-
-def _note_options(text: Latex, x: float, y: float, scene: _Scene) -> _Options:
-    """Boxes beside a neuron: below it first as in a textbook, then above, then shifted sideways."""
-    width, height = text_size(text)
-    off = NODE_RADIUS + 0.03 + NODE_MARGIN + height / 2
-    centres = np.array([(x + dx, y + dy) for dy in (-off, off) for dx in (0.0, 0.3, -0.3, 0.6, -0.6)])
-    centres = centres[scene.free(centres, width, height, 0.0)]
-    return _Options(text, centres, width, height, 0.0, _crossings(centres, width, height, 0.0, scene.lines).sum(axis=1))
-
-
-# -- choosing one place per label ----------------------------------------------------------------------
-
-
-def _choose(options: Sequence[_Options]) -> list[Label] | None:
-    """One place per label, none within CLEARANCE of another; None when there is none (or the search gives up).
-
-    A constraint search: a label's places left are the bits of an int (bit k: its k-th
-    most wanted place); labels that cannot touch are solved apart; within a group, the
-    label with the fewest places left goes first, and every choice is followed by
-    dropping the places it leaves a neighbour without any (arc consistency).
-    """
-    if any(len(o.centres) == 0 for o in options):
-        return None
-    corners = [_corners(o.centres, o.width, o.height, o.angle) for o in options]
-    extent = [(c[..., 0].min(), c[..., 1].min(), c[..., 0].max(), c[..., 1].max()) for c in corners]
-    clash: dict[tuple[int, int], list[int]] = {}  # (i, j) -> for each place of label i, the places of j it rules out
-    for i, j in itertools.permutations(range(len(options)), 2):
-        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = extent[i], extent[j]
-        if ax0 < bx1 + CLEARANCE and bx0 < ax1 + CLEARANCE and ay0 < by1 + CLEARANCE and by0 < ay1 + CLEARANCE:
-            hits = _overlap(corners[i], options[i].angle, corners[j], options[j].angle)
-            if hits.any():
-                clash[i, j] = [int.from_bytes(row.tobytes(), "little") for row in np.packbits(hits, axis=1, bitorder="little")]
-    neighbours: dict[int, list[int]] = {i: [] for i in range(len(options))}
-    for i, j in clash:
-        neighbours[i].append(j)
-    chosen: dict[int, int] = {}
-    for group in _groups(neighbours):
-        found = _search({i: (1 << len(options[i].centres)) - 1 for i in group}, clash, neighbours)
-        if found is None:
-            return None
-        chosen.update((i, mask.bit_length() - 1) for i, mask in found.items())
-    return [o.label(chosen[i]) for i, o in enumerate(options)]
-
-
-def _groups(neighbours: Mapping[int, Sequence[int]]) -> list[list[int]]:
-    """The connected groups of labels that can touch."""
-    seen: set[int] = set()
-    groups = []
-    for start in neighbours:
-        if start not in seen:
-            group, stack = [], [start]
-            seen.add(start)
-            while stack:
-                group.append(i := stack.pop())
-                fresh = [j for j in neighbours[i] if j not in seen]
-                seen.update(fresh)
-                stack.extend(fresh)
-            groups.append(sorted(group))
-    return groups
-
-
-def _bits(mask: int) -> Iterable[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
-def _prune(domains: dict[int, int], clash: Mapping[tuple[int, int], list[int]], neighbours: Mapping[int, Sequence[int]],
-           arcs: list[tuple[int, int]]) -> bool:  # fmt: skip
-    """Drop each place of label i that leaves neighbour j no place, for every arc (i, j), until nothing changes.
-
-    False when a label has no place left. A place of i leaves j none when every place
-    j has left rules it out: the places of i that all of j's rule out, an AND of masks.
-    """
-    while arcs:
-        i, j = arcs.pop()
-        doomed = domains[i]
-        for q in _bits(domains[j]):
-            doomed &= clash[j, i][q]
-            if not doomed:
-                break
-        if doomed:
-            domains[i] &= ~doomed
-            if not domains[i]:
-                return False
-            arcs.extend((k, i) for k in neighbours[i] if k != j)
-    return True
-
-
-def _search(domains: dict[int, int], clash: Mapping[tuple[int, int], list[int]],
-            neighbours: Mapping[int, Sequence[int]]) -> dict[int, int] | None:  # fmt: skip
-    """One place (a single bit) per label of a group, or None."""
-    if not _prune(domains, clash, neighbours, [(i, j) for i in domains for j in neighbours[i]]):
-        return None
-    budget = [SEARCH_BUDGET]
-
-    def solve(domains: dict[int, int], open_: frozenset[int]) -> dict[int, int] | None:
-        if not open_:
-            return domains
-        i = min(open_, key=lambda k: (domains[k].bit_count(), k))
-        for p in _bits(domains[i]):
-            budget[0] -= 1
-            if budget[0] < 0:
-                return None
-            trial = {**domains, i: 1 << p}
-            consistent = _prune(trial, clash, neighbours, [(j, i) for j in neighbours[i]])
-            if consistent and (found := solve(trial, open_ - {i})) is not None:
-                return found
-        return None
-
-    return solve(domains, frozenset(domains))
-
-
 # -- the table, when the edges cannot carry the values -------------------------------------------
 
 
-def _table(entries: Sequence[Latex], bounds: tuple[float, float, float, float], *, beside: bool) -> tuple[Label, ...] | None:
+def _table(entries: Sequence[printing.Latex], bounds: tuple[float, float, float, float], *, beside: bool) -> tuple[Label, ...] | None:
     """Entries in left-aligned columns beside the drawing (None when the page is too narrow for both), or below it."""
     left, bottom, right, top = bounds
     sizes = [text_size(e) for e in entries]
-    pitch = max(h for _, h in sizes) + CLEARANCE
+    pitch = max(h for _, h in sizes) + figure_labels.CLEARANCE
     column_gap = 0.3
 
     def columns(rows: int) -> list[list[int]]:
@@ -537,60 +323,6 @@ def _table(entries: Sequence[Latex], bounds: tuple[float, float, float, float], 
         for row, i in enumerate(col):
             width, height = sizes[i]
             x, y = x0, y0 - pitch * (row + 0.5)
-            labels.append(Label(entries[i], x, y, 0.0, "west", Box(x + width / 2, y, width, height)))
+            labels.append(Label(entries[i], x, y, 0.0, "west", figure_labels.Box(x + width / 2, y, width, height)))
         x0 += max(sizes[i][0] for i in col) + column_gap
     return tuple(labels)
-
-
-# -- collisions, for many boxes of one size and angle at once (numpy arrays of centres) --------------
-
-
-def _corners(centres: np.ndarray, width: float, height: float, angle: float) -> np.ndarray:
-    """(n, 4, 2) corners of boxes with these centres."""
-    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    w, h = width / 2, height / 2
-    offsets = np.array([(c * dx - s * dy, s * dx + c * dy) for dx, dy in ((-w, -h), (w, -h), (w, h), (-w, h))])
-    return centres[:, None, :] + offsets[None, :, :]
-
-
-def _overlap(a: np.ndarray, angle_a: float | np.ndarray, b: np.ndarray, angle_b: float | np.ndarray) -> np.ndarray:
-    """(len a, len b): True where box a[i] comes within CLEARANCE of box b[j].
-
-    Two rectangles are apart when some side's direction separates their shadows; testing
-    the directions of every box in a and b (angles: one for all, or one per box) is enough.
-    """
-    angles = np.unique(np.concatenate([np.atleast_1d(angle_a), np.atleast_1d(angle_b)]) % 180)
-    radians = np.radians(np.concatenate([angles, angles + 90]))
-    axes = np.stack([np.cos(radians), np.sin(radians)])  # (2, k)
-    pa, pb = a @ axes, b @ axes  # (n, 4, k): each corner's shadow on each direction
-    low_a, high_a, low_b, high_b = pa.min(1), pa.max(1), pb.min(1), pb.max(1)
-    apart = (high_a[:, None] + CLEARANCE <= low_b[None]) | (high_b[None] + CLEARANCE <= low_a[:, None])
-    return ~apart.any(axis=2)
-
-
-def _local(points: np.ndarray, centres: np.ndarray, angle: float) -> np.ndarray:
-    """(n, m, 2): each point in the own axes (along, across) of each box centred at `centres`."""
-    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    d = points[None, :, :] - centres[:, None, :]
-    return np.stack([d[..., 0] * c + d[..., 1] * s, -d[..., 0] * s + d[..., 1] * c], axis=-1)
-
-
-def _near_circles(centres: np.ndarray, width: float, height: float, angle: float, circles: np.ndarray,
-                  radius: float) -> np.ndarray:  # fmt: skip
-    """(n,): True where a box comes closer than `radius` to one of the circles' centres."""
-    local = _local(circles, centres, angle)
-    nearest = np.clip(local, [-width / 2, -height / 2], [width / 2, height / 2])
-    return (np.hypot(*(local - nearest).transpose(2, 0, 1)) < radius).any(axis=1)
-
-
-def _crossings(centres: np.ndarray, width: float, height: float, angle: float, lines: np.ndarray) -> np.ndarray:
-    """(n, m): True where line m (a segment, rows x0, y0, x1, y1) passes through box n (clipped in its axes)."""
-    start, end = _local(lines[:, :2], centres, angle), _local(lines[:, 2:], centres, angle)
-    step = end - start
-    half = np.array([width / 2, height / 2])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t0, t1 = (-half - start) / step, (half - start) / step
-    inside = np.abs(start) < half  # a line parallel to a side: in or out for every t
-    low = np.where(step == 0, np.where(inside, 0.0, np.inf), np.minimum(t0, t1))
-    high = np.where(step == 0, np.where(inside, 1.0, -np.inf), np.maximum(t0, t1))
-    return np.maximum(low.max(-1), 0.0) < np.minimum(high.min(-1), 1.0)
