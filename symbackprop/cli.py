@@ -371,8 +371,8 @@ def _parser() -> argparse.ArgumentParser:
     handout.add_argument("--lang", default="en", metavar="CODE",
                          help="language of the handout's words: en, de or fr (default en), or lang/CODE.tex.j2 in --templates")
     handout.add_argument("--sections", type=_names, metavar="A,B,...",
-                         help="what to show, of rules, forward, loss, backward, update, check, training (default: all); "
-                         "e.g. --sections forward for the forward pass only")  # fmt: skip
+                         help="what to show, of rules, forward, loss, backward, update, check, training, vector (default: all but "
+                         "vector, which a large network's concise handout adds); e.g. --sections forward for the forward pass only")  # fmt: skip
     handout.add_argument("--steps", type=_whole(1, 10), default=1, metavar="N",
                          help="gradient-descent steps worked in full, each from the last one's new values (default 1, at most 10)")
     handout.add_argument("--train", type=_whole(1, unit=" epoch"), metavar="EPOCHS",

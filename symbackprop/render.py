@@ -111,6 +111,10 @@ def latex(document: handout.Document, *, templates: str | Path | None = None, lo
     try:
         return environment(templates).get_template(TEMPLATE).render(doc=document, logo=None if logo is None else Latex(logo))
     except jinja2.TemplateNotFound as exc:
+        if exc.name == f"lang/{document.lang}.tex.j2":
+            shipped = ", ".join(sorted(p.name.split(".")[0] for p in (shipped_templates() / "lang").glob("*.tex.j2")))
+            raise SymbackpropError(f"--lang: no language '{document.lang}': {exc.name} is neither shipped ({shipped}) "
+                                   "nor in --templates") from None  # fmt: skip
         raise SymbackpropError(f"template {exc.name} not found in {templates or shipped_templates()}") from None
     except jinja2.TemplateError as exc:
         raise SymbackpropError(f"--templates: {type(exc).__name__}: {exc}") from None
