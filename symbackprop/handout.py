@@ -56,7 +56,6 @@ class Pass:
     updates: Table | None
     forward_grids: tuple[Table, ...] = ()  # a concise handout's compact tables, per layer (handout_grids)
     gradient_grids: tuple[Table, ...] = ()
-    update_grids: tuple[Table, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Compact tables for large networks: per layer, grids of the forward values and δ's, the gradients, the new weights.
+"""Compact tables for large networks: per layer, grids of the forward values and δ's, and of the gradients.
 
 A grid is a layer's vector or matrix in the vector form's indices: column j is
 neuron j of the layer (z^{(l)}_j, h^{(l)}_j, δ^{(l)}_j); row j, column k is the
@@ -8,8 +8,8 @@ blocks, each a `Table` of its own, as few as the widths of its cells allow.
 
 Per-example values are the first example's; gradients are the batch means.
 A parameter that sits at several places (a tied name, one bias per layer) shows
-its one value at each, marked; so do frozen parameters in the updated grid; each
-table lists the marks it uses as `notes`, for the template to explain.
+its gradient at each, marked; each table lists the marks it uses as `notes`, for
+the template to explain.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ CM = 72.27 / 2.54  # TeX points per centimetre
 TEXT_WIDTHS = {"a4": 17.0 * CM, "letter": 8.5 * 72.27 - 4.0 * CM}  # the paper less the preamble's 2 cm margins
 SMALL = {10: 9.0, 11: 10.0, 12: 10.95}  # \small of a 10, 11 or 12 pt document, in points
 FOOTNOTE = {10: 8.0, 11: 9.0, 12: 10.0}  # \footnotesize, in points: the handout sets its grids in it
-FROZEN_MARK, TIED_MARK = Latex("*"), Latex(r"\dagger")
+TIED_MARK = Latex(r"\dagger")
 
 
 @dataclass(frozen=True)
@@ -84,19 +84,6 @@ def gradient_grids(derivation: chain.Derivation, solution: numeric.Solution, *, 
     marks = {name: TIED_MARK for name in _tied(derivation.network)}
     notes = (Phrase("tied_gradient_note", (TIED_MARK,)),)
     return _parameter_grids(derivation, solution, "gradient_grid", solution.gradients, marks, notes, decimals, room)
-
-
-def update_grids(derivation: chain.Derivation, solution: numeric.Solution, *, decimals: int = 6,
-                 room: Room = Room()) -> tuple[Table, ...]:  # fmt: skip
-    """Per layer, output layer first: every weight and bias after the step, laid out as `gradient_grids`.
-
-    Captions are Phrase("update_grid", (layer, part, parts, examples)).
-    """
-    network = derivation.network
-    marks = {name: TIED_MARK for name in _tied(network)}
-    marks.update((name, FROZEN_MARK) for name in network.spec.frozen)  # not updated, at any of its places
-    notes = (Phrase("tied_value_note", (TIED_MARK,)), Phrase("frozen_note", (FROZEN_MARK,)))
-    return _parameter_grids(derivation, solution, "update_grid", solution.updated, marks, notes, decimals, room)
 
 
 def _parameter_grids(derivation: chain.Derivation, solution: numeric.Solution, key: str, values: Mapping[str, float],

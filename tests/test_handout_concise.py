@@ -183,20 +183,6 @@ def test_gradient_grids_show_every_parameter_once_with_its_mean_gradient(case):
     assert [t.caption.args[0] for t in tables] == sorted((t.caption.args[0] for t in tables), reverse=True)
 
 
-def test_update_grids_hold_one_step_and_mark_the_frozen(case):
-    tables = handout_grids.update_grids(case.derivation, case.solution)
-    gradients = mean_gradients(case.names, case.passes)
-    params, rate, frozen = case.spec.parameters, case.spec.learning_rate, set(case.spec.frozen)
-    for l, (lw, lb) in enumerate(zip(*case.names), start=1):
-        _, rows = _assemble(tables, "update_grid", l)
-        for row, weights, bias in zip(rows, lw, lb, strict=True):
-            for cell, name in zip(row, [*weights, bias], strict=True):
-                _close(cell, params[name] if name in frozen else params[name] - rate * gradients[name])
-                assert cell.endswith(r"\rlap{$^{*}$}") == (name in frozen)
-    notes = {n.key for t in tables for n in t.notes}
-    assert notes == ({"frozen_note"} if frozen else set()) | ({"tied_value_note"} if case.name == "tied" else set())
-
-
 def _widths(table, room):
     """Each column's width with the space around it, as TeX sets it at most: the row labels', then each block's."""
     cells = [table.header, *(row.cells for row in table.rows)]
@@ -207,7 +193,7 @@ def _widths(table, room):
 @pytest.mark.parametrize("font_size", [10, 11, 12])
 def test_blocks_keep_every_grid_within_the_text_width(case, font_size):
     room = handout_grids.room_for(paper="a4", font_size=font_size)
-    grids = (handout_grids.forward_grids, handout_grids.gradient_grids, handout_grids.update_grids)
+    grids = (handout_grids.forward_grids, handout_grids.gradient_grids)
     for make in grids:
         tables = make(case.derivation, case.solution, room=room)
         for t in tables:  # the columns and the table macro's (empty) note column
@@ -348,10 +334,7 @@ WORDS = r"""
 ((* macro mean_loss(examples) *))((* if examples > 1 *))\bar{L}((* else *))L((* endif *))((* endmacro *))
 ((* macro forward_grid(layer, part, parts, examples) *))Layer ((( layer ))): $z_j$, activation and $\delta_j$ of each neuron $j$((* if examples > 1 *)), example 1((* endif *))((( part_of(part, parts) )))((* endmacro *))
 ((* macro gradient_grid(layer, part, parts, examples) *))Layer ((( layer ))): $\partial ((( mean_loss(examples) ))) / \partial W^{((( "(%d)"|format(layer) )))}_{jk}$ in row $j$, column $k$, and $\partial ((( mean_loss(examples) ))) / \partial b^{((( "(%d)"|format(layer) )))}_j$((( part_of(part, parts) )))((* endmacro *))
-((* macro update_grid(layer, part, parts, examples) *))Layer ((( layer ))): $W^{((( "(%d)"|format(layer) )))}_{jk}$ and $b^{((( "(%d)"|format(layer) )))}_j$ after one step((( part_of(part, parts) )))((* endmacro *))
 ((* macro tied_gradient_note(mark) *))$^{((( mark )))}$ a parameter at several places: the value at each is its whole gradient, the sum over its places.((* endmacro *))
-((* macro tied_value_note(mark) *))$^{((( mark )))}$ a parameter at several places: its one value is shown at each.((* endmacro *))
-((* macro frozen_note(mark) *))$^{((( mark )))}$ frozen: not updated.((* endmacro *))
 
 ((# the vector-form page (handout_vector, templates/vector.tex.j2); the notes stand beside equations, in \tag* #))
 ((* macro vector_heading() *))The vector form((* endmacro *))
@@ -408,7 +391,7 @@ def typeset(request, tmp_path_factory):
     name, font_size = request.param
     loaded, derivation, solution = _subject(name)
     room = handout_grids.room_for(paper="a4", font_size=font_size)
-    grids = [g for make in (handout_grids.forward_grids, handout_grids.gradient_grids, handout_grids.update_grids)
+    grids = [g for make in (handout_grids.forward_grids, handout_grids.gradient_grids)
              for g in make(derivation, solution, room=room)]  # fmt: skip
     cells = sorted({c for t in grids for c in (*t.header, *(c for r in t.rows for c in r.cells))})
     folder = tmp_path_factory.mktemp(name)
