@@ -79,7 +79,6 @@ class Document:
     figure: handout_figure.Figure | None
     batch_size: int
     data: tuple[Latex, ...]  # inputs and targets, one line per example
-    worked: int  # examples shown with numbers substituted
     passes: tuple[Pass, ...]  # one per gradient-descent step worked in full (--steps)
     learning_rate: Latex
     sections: tuple[str, ...]  # what is shown, of SECTIONS
@@ -175,7 +174,6 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         figure=handout_figure.figure(derivation, parameters, decimals, highlight=None),
         batch_size=len(examples),
         data=tuple(_data_line(network, e, decimals) for e in examples),
-        worked=min(len(examples), WORKED_EXAMPLES),
         passes=tuple(passes),
         learning_rate=Latex(printing.number(spec.learning_rate, decimals=decimals)),
         sections=shown,
