@@ -100,7 +100,7 @@ def latex(document: handout.Document, *, templates: str | Path | None = None, lo
             file name) has a character TeX cannot typeset; the message names the field and the character.
     """
     texchars.check("title", document.title or "")
-    course = _course(document)
+    course = document.course
     if course is not None:
         for key in spec_module.HEADER_TEXT:
             texchars.check(f"document.{key}", getattr(course, key) or "")
@@ -129,10 +129,6 @@ def logo_name(kind: str, output: str | Path | None = None) -> str:
     """
     stem = LOGO if output is None else f"{_UNSAFE_IN_NAME.sub('_', Path(output).stem)}-{LOGO}"
     return f"{stem}.{kind}"
-
-
-def _course(document: handout.Document) -> spec_module.Course | None:
-    return document.course  # None also while handout.Document has no `course` field
 
 
 def _read_logo(course: spec_module.Course | None) -> tuple[str, bytes] | None:
@@ -286,7 +282,7 @@ class Handout:
         path = Path(path)
         if path.suffix not in (".tex", ".pdf"):
             raise SymbackpropError(f"-o: {path}: the output must end in .pdf or .tex (or be a directory with --variants)")
-        logo = _read_logo(_course(self.document))
+        logo = _read_logo(self.document.course)
         name = None if logo is None else logo_name(logo[0], path if path.suffix == ".tex" else None)
         text = latex(self.document, templates=self.templates, logo=name)
         if path.suffix == ".tex":
@@ -350,7 +346,7 @@ def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: i
             document = handout.build(derivation, mode=mode, examples=examples, parameters=parameters,
                                      student=f"{i:0{width}d}", **options)  # fmt: skip
             if not sheets:
-                logo = _read_logo(_course(document))  # once: every sheet has the spec's course header
+                logo = _read_logo(document.course)  # once: every sheet has the spec's course header
             path = folder / f"student_{i:0{width}d}{suffix}.tex"
             asset = None if logo is None else (logo_name(logo[0], path), logo[1])
             text = latex(document, templates=templates, logo=None if asset is None else asset[0])
