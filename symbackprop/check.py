@@ -2,9 +2,11 @@
 
 A student's answers have the shape of ``solve --json`` (forward, loss, deltas,
 gradients, updated). Each value is compared with the exact one at the precision
-it was written with. A wrong value is re-computed from the student's own earlier
-values (error carried forward) and, when that fails too, from each mistake in
-`symbackprop.mistakes` until one explains it.
+it was written with, and at least at the precision the question asks for, so a
+coarse 0.58 or an untouched weight is not right by accident. A wrong value is
+re-computed from the student's own earlier values as written (error carried
+forward) and, when that fails too, from each mistake in `symbackprop.mistakes`
+until one explains it.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ IGNORED_SECTIONS = ("frozen", "gradcheck")  # parts of `solve --json` that are n
 STATUSES = ("correct", "wrong", "carried_forward")
 NO_EXPLANATION = "no known mistake explains this"
 TOO_FEW_DIGITS = "too few digits to tell which mistake this is; write more decimals"
+TRUNCATED = "the digits after decimal {decimals} were cut off instead of rounded"
 SEARCH_STOPPED = "not diagnosed: the mistake search stops after compiling {limit:,} mistaken steps per sheet"
 # Compiling a mistaken step is the search's cost (the seed sheet needs 15); the limit bounds a wide
 # network's sheet with many wrong values to seconds, and is a count, so every machine marks alike.
 MAX_COMPILED = 300
+DECIMALS = 4  # the precision a question asks for unless it says otherwise
 MIN_RELATIVE_PRECISION = 0.02  # with fewer digits (0.5 for 1.489) a wrong value matches some mistake by chance
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
 
@@ -231,6 +235,7 @@ class Marking:
     title: str
     marks: tuple[Mark, ...]
     tolerance: float | None
+    decimals: int = DECIMALS  # the precision asked for: every value must agree with the exact one at least this far
 
     @property
     def root_cause(self) -> Mark | None:
@@ -251,14 +256,22 @@ def expected_values(derivation: Derivation) -> dict[str, float]:
     values |= {f"deltas.{n}": float(v[0]) for n, v in solution.deltas.items()}
     values |= {f"gradients.{n}": v for n, v in solution.gradients.items()}
     values |= {f"updated.{n}": v for n, v in solution.updated.items()}
-    return values
+    return {name: float(value) + 0.0 for name, value in values.items()}  # + 0.0: a δ through ReLU's kink is 0, not -0
 
 
-def check(derivation: Derivation, answers: Answers, *, tolerance: float | None = None, source: str = "answers") -> Marking:
+def check(derivation: Derivation, answers: Answers, *, tolerance: float | None = None, decimals: int = DECIMALS,
+          source: str = "answers") -> Marking:  # fmt: skip
     """Mark each given value correct, carried forward or wrong, and diagnose the wrong ones.
+
+    A value is correct when it agrees with the exact value to the decimals it is written
+    with and to at least `decimals`: 0.33 for 0.3300 is right, 0.58 for 0.5818 is not.
+    It is carried forward when the step evaluated at the student's own earlier values,
+    as written, gives it to the same precision, give or take what rounding those values
+    at that precision moves it: a coarse 0.33 licenses no more than 0.3300 does.
 
     Args:
         tolerance: absolute tolerance for every value instead of its written precision.
+        decimals: the precision the question asks for.
         source: the answers' file name, for error messages.
 
     Raises:
@@ -266,6 +279,8 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     """
     if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
         raise AnswersError("--tolerance", f"must be a positive number, got {tolerance:g}")
+    if decimals < 0:
+        raise AnswersError("decimals", f"must be a whole number of at least 0, got {decimals}")
     prog = mistakes.program(derivation)
     steps = prog.by_name()
     for name in answers:
@@ -273,7 +288,10 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
             raise AnswersError(f"{source}: {name}", _unknown(name, steps))
     expected = expected_values(derivation)
     pinned = {steps[n].symbol: w.value for n, w in answers.items()}
+    # what each value claims (for the mistake search), and how close it must be to count (for the marks)
     uncertainty = {steps[n].symbol: (tolerance if tolerance is not None else w.half_unit) for n, w in answers.items()}
+    slack = {steps[n].symbol: (tolerance if tolerance is not None else 0.5 * 10.0 ** -max(w.decimals, decimals))
+             for n, w in answers.items()}  # fmt: skip
     own = mistakes.Run(prog, pinned)
     catalogue = mistakes.catalogue(prog)
     budget = mistakes.compiled_count() + MAX_COMPILED  # for the whole sheet, shared by every wrong value
@@ -284,27 +302,45 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
         if step.name not in answers:
             continue
         given = answers[step.name]
-        if _agrees(given.value, expected[step.name], uncertainty[symbol]):
+        if _agrees(given.value, expected[step.name], slack[symbol]):
             correct.add(symbol)
             marks.append(Mark(step.name, step.label, given, expected[step.name], "correct", "", (), None))
             continue
-        follows, spread = _spread(own, uncertainty, symbol)
+        # the earlier values' rounding counts only to the precision each is held to, not its written digits
+        follows, spread = _spread(own, slack, symbol)
         sources = own.sources(symbol)
-        if _agrees(given.value, follows, uncertainty[symbol] + spread):
+        if _agrees(given.value, follows, slack[symbol] + spread):
             wrong_sources = [prog.steps[s].label for s in sources if s not in correct]
             diagnosis = (f"follows from your {', '.join(wrong_sources)}" if wrong_sources
                          else f"follows from your rounded {', '.join(prog.steps[s].label for s in sources)}")  # fmt: skip
             marks.append(Mark(step.name, step.label, given, expected[step.name], "carried_forward", diagnosis, (), follows))
             continue
-        if uncertainty[symbol] > MIN_RELATIVE_PRECISION * max(abs(given.value), abs(expected[step.name])):
+        coarse = tolerance is None and given.decimals < decimals  # fewer digits than asked: any match is by chance
+        if coarse or uncertainty[symbol] > MIN_RELATIVE_PRECISION * max(abs(given.value), abs(expected[step.name])):
             explained, diagnosis = [], TOO_FEW_DIGITS
+        elif tolerance is None and any(_truncated(given, v) for v in (expected[step.name], follows)):
+            # a slip of writing, not of working: no changed step of the calculation gives it
+            marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong",
+                              TRUNCATED.format(decimals=given.decimals), ("truncated",), follows))  # fmt: skip
+            continue
         else:
             explained = _explain(prog, pinned, uncertainty, catalogue, symbol, given.value, budget)
             stopped = SEARCH_STOPPED.format(limit=MAX_COMPILED) if mistakes.compiled_count() >= budget else NO_EXPLANATION
             diagnosis = "; or ".join(m.explanation for m in explained) or stopped
         kinds = tuple(dict.fromkeys(m.kind for m in explained))
         marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", diagnosis, kinds, follows))
-    return Marking(derivation.network.spec.title, tuple(marks), tolerance)
+    return Marking(derivation.network.spec.title, tuple(marks), tolerance, decimals)
+
+
+def _truncated(given: Written, value: float) -> bool:
+    """`given` is `value` with the digits past its last written decimal cut off (0.5817 for 0.581759)."""
+    if given.decimals < 1 or not math.isfinite(value):
+        return False
+    scale = 10.0**given.decimals
+    if not abs(value) * scale < 2**53:  # past a double's whole numbers: no digits there to cut
+        return False
+    cut = math.trunc(value * scale + math.copysign(1e-6, value)) / scale  # the nudge keeps 0.33 as 0.3300
+    return abs(given.value - cut) <= 1e-9 / scale
 
 
 def _unknown(name: str, steps: Mapping[str, mistakes.Step]) -> str:
@@ -322,15 +358,20 @@ def _agrees(given: float, value: float, slack: float) -> bool:
 def _spread(run: mistakes.Run, uncertainty: Mapping[sympy.Symbol, float], symbol: sympy.Symbol) -> tuple[float, float]:
     """The step's value in `run`, and how far the unwritten digits of the pinned values it uses could move it.
 
-    First order: each pinned source is moved by its own uncertainty in turn.
+    First order: each pinned source is moved by its own uncertainty in turn, down and up, and
+    the smaller move counts. A source written exactly on a kink (z1 = 0 under ReLU) thus keeps
+    the derivative the engine documents there instead of licensing both sides of it.
     """
     value = run.compute(symbol)
     spread = 0.0
     for source in run.sources(symbol):
-        moved = {**run.pinned, source: run.pinned[source] + uncertainty[source]}
-        shifted = mistakes.Run(run.program, moved, changes=run.changes, rounding=run.rounding).compute(symbol)
-        if math.isfinite(shifted):
-            spread += abs(shifted - value)
+        moves = []
+        for sign in (-1, 1):
+            moved = {**run.pinned, source: run.pinned[source] + sign * uncertainty[source]}
+            shifted = mistakes.Run(run.program, moved, changes=run.changes, rounding=run.rounding).compute(symbol)
+            if math.isfinite(shifted):
+                moves.append(abs(shifted - value))
+        spread += min(moves, default=0.0)
     return value, spread
 
 
@@ -395,7 +436,7 @@ def marking_text(marking: Marking, *, colour: bool = False) -> str:
         return ("  " + "  ".join(padded)).rstrip()
 
     precision = (f"tolerance ±{marking.tolerance:g}" if marking.tolerance is not None
-                 else "each value at the precision it is written with")  # fmt: skip
+                 else f"each value at its written precision, and to at least {marking.decimals} decimals")  # fmt: skip
     lines = [f"Checking answers for: {printable(marking.title)}" if marking.title else "Checking answers", f"({precision})", ""]
     lines += [line(header), line(["-" * w for w in widths])]
     lines += [line(row, m.status) for row, m in zip(rows, marking.marks)]

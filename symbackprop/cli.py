@@ -120,7 +120,8 @@ def run_check(args: argparse.Namespace) -> int:
 
     _, derivation = _load(args.spec)
     answers = check.load_answers(args.answers)
-    marking = check.check(derivation, answers, tolerance=args.tolerance, source=args.answers)
+    marking = check.check(derivation, answers, tolerance=args.tolerance, source=args.answers,
+                          decimals=check.DECIMALS if args.decimals is None else args.decimals)
     if args.json:
         _print_json(check.marking_json(marking))
     else:
@@ -344,6 +345,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--tolerance", type=_positive, metavar="X",
                        help="accept values within ±X instead of the precision each is written with")  # fmt: skip
+    check.add_argument("--decimals", type=_whole(0, 12), metavar="N",
+                       help="the precision the sheet asks for: a value must agree to N decimals (or to its own, if finer; default 4)")
     check.set_defaults(run=run_check)
 
     handout = commands.add_parser(

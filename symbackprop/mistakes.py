@@ -24,7 +24,8 @@ from symbackprop.errors import AnswersError
 KINDS = (
     "half_dropped", "half_added", "sign_flipped", "derivative_left_out", "activation_for_derivative",
     "derivative_at_z", "wrong_value_used", "updated_weights_used", "gradient_ascent", "learning_rate_left_out",
-    "rounded_early",
+    "rounded_early", "bias_left_out", "no_update", "learning_rate_twice", "wrong_weight", "bce_factor_kept",
+    "truncated",  # named by check.py from the written digits: no changed step gives it
 )  # fmt: skip
 ROUNDING_DECIMALS = (6, 5, 4, 3, 2, 1)  # most digits first: the report names the least rounding that explains
 
@@ -171,6 +172,7 @@ def catalogue(program: Program) -> list[Mistake]:
     return [
         *_loss_scale(program), *_sign_flipped(program), *_activation_derivatives(program),
         *_wrong_values(program), *_updated_weights(program), *_update_rule(program),
+        *_bias_left_out(program), *_wrong_weights(program), *_bce_factor_kept(program),
         *(Mistake("rounded_early", f"intermediate values were rounded to {d} decimals too early; keep more digits "
                   "until the end", rounding=d) for d in ROUNDING_DECIMALS),
     ]  # fmt: skip
@@ -318,16 +320,80 @@ def _updated_weights(program: Program) -> list[Mistake]:
 
 
 def _update_rule(program: Program) -> list[Mistake]:
-    """w + η·g instead of w − η·g, and w − g without η, for every trainable parameter."""
+    """w + η·g, w − g, w unchanged or w − η²·g instead of w − η·g, for every trainable parameter."""
     spec = program.derivation.network.spec
-    ascent, no_rate = {}, {}
+    ascent, no_rate, unchanged, rate_twice = {}, {}, {}, {}
     for name, gradient in program.derivation.gradients.items():
         if name in spec.frozen:
             continue
-        g = program.gradient_symbols[name]
-        ascent[program.updated_symbols[name]] = gradient.parameter + program.eta * g
-        no_rate[program.updated_symbols[name]] = gradient.parameter - g
-    return [
+        g, new, w = program.gradient_symbols[name], program.updated_symbols[name], gradient.parameter
+        ascent[new] = w + program.eta * g
+        no_rate[new] = w - g
+        unchanged[new] = w
+        rate_twice[new] = w - program.eta**2 * g
+    mistakes = [
         Mistake("gradient_ascent", "the step went up the gradient (w + η·∂L/∂w) instead of down (w − η·∂L/∂w)", ascent),
         Mistake("learning_rate_left_out", "the learning rate η was left out (w − ∂L/∂w instead of w − η·∂L/∂w)", no_rate),
+        Mistake("no_update", "the old value was written as the updated one (w instead of w − η·∂L/∂w)", unchanged),
     ]
+    if spec.learning_rate != 1:  # with η = 1, η² = η and nothing changes
+        text = "the learning rate η was used twice (w − η²·∂L/∂w instead of w − η·∂L/∂w)"
+        mistakes.append(Mistake("learning_rate_twice", text, rate_twice))
+    return mistakes
+
+
+def _bias_left_out(program: Program) -> list[Mistake]:
+    """One neuron's bias left out of its z."""
+    network = program.derivation.network
+    return [
+        Mistake("bias_left_out", f"the bias {n.bias} was left out of {n.z}",
+                {n.z: network.z_definition(n).xreplace({n.bias: sympy.S.Zero})})
+        for n in network.neurons
+        if n.bias is not None
+    ]  # fmt: skip
+
+
+def _wrong_weights(program: Program) -> list[Mistake]:
+    """A neighbouring weight used for another: in one z (w12 for w11, or transposed w21 for w12), or in one hidden δ.
+
+    Neighbours only (the weights either side on the sheet): a wide layer adds a few mistakes per weight, not a square.
+    """
+    network = program.derivation.network
+    mistakes = []
+
+    def swap(step_symbol: sympy.Symbol, expression: sympy.Expr, weight: sympy.Symbol, other: sympy.Symbol) -> None:
+        if other != weight and weight in expression.free_symbols:
+            mistakes.append(Mistake("wrong_weight", f"{other} was used instead of {weight} in {step_symbol}",
+                                    {step_symbol: expression.xreplace({weight: other})}))  # fmt: skip
+
+    def neighbours(weights: tuple[sympy.Symbol, ...], k: int) -> list[sympy.Symbol]:
+        return [weights[i] for i in (k - 1, k + 1) if 0 <= i < len(weights)]  # w31 ↔ w32: the next one on the sheet
+
+    for neuron in network.neurons:
+        same_layer = network.layers[neuron.layer - 1]
+        for k, weight in enumerate(neuron.weights):
+            for other in neighbours(neuron.weights, k):
+                swap(neuron.z, network.z_definition(neuron), weight, other)
+            if k < len(same_layer) and neuron.index < len(same_layer[k].weights):  # indices swapped: w_kj for w_jk
+                swap(neuron.z, network.z_definition(neuron), weight, same_layer[k].weights[neuron.index])
+    for symbol, delta in program.derivation.deltas.items():
+        if delta.neuron.layer == len(network.layers):
+            continue
+        for nxt in network.layers[delta.neuron.layer]:
+            for other in neighbours(nxt.weights, delta.neuron.index):
+                swap(symbol, delta.definition, nxt.weights[delta.neuron.index], other)
+    return mistakes
+
+
+def _bce_factor_kept(program: Program) -> list[Mistake]:
+    """With sigmoid and binary cross-entropy, σ′ kept: δ = (ŷ − t)·ŷ·(1 − ŷ) instead of ŷ − t."""
+    network = program.derivation.network
+    if network.spec.loss != "binary_cross_entropy":
+        return []
+    changes = {}
+    for delta in _output_deltas(program):
+        n = delta.neuron
+        local = [f.expression for term in delta.terms for f in term if f.of == n.a and f.wrt == n.z]
+        changes[n.delta] = delta.definition * local[0]
+    return [Mistake("bce_factor_kept", "the sigmoid's derivative ŷ·(1 − ŷ) was kept in the output δ: with binary "
+                    "cross-entropy it cancels, so δ = ŷ − t", changes)]  # fmt: skip

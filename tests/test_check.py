@@ -76,8 +76,11 @@ def test_text_that_is_not_a_number_is_refused():
 def test_a_value_agrees_at_the_precision_it_is_written_with(derivation):
     exact_h1 = reference()["forward"]["h1"]  # 0.58175937...
     assert round(exact_h1, 4) == 0.5818
-    found = marks(derivation, {"forward": {"h1": "0.5818", "z1": "0.33", "h2": "0.6"}})
+    found = marks(derivation, {"forward": {"h1": "0.5818", "z1": "0.33"}})  # z1 is 0.33 exactly: 0.3300
     assert {m.status for m in found.values()} == {"correct"}
+    # h2 = 0.6434: 0.6 is right at its one decimal but not at the four a question asks for
+    assert marks(derivation, {"forward": {"h2": "0.6"}})["forward.h2"].status == "wrong"
+    assert marks(derivation, {"forward": {"h2": "0.6"}}, decimals=1)["forward.h2"].status == "correct"
     assert marks(derivation, {"forward": {"h1": "0.5817"}})["forward.h1"].status == "wrong"
     assert marks(derivation, {"forward": {"h1": "0.58170"}})["forward.h1"].status == "wrong"
 
