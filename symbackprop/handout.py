@@ -163,7 +163,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         layout = handout_steps.Layout(derivation, decimals, handout_steps.values(derivation, examples, start, solution)[:WORKED_EXAMPLES],
                          batch=len(examples) > 1, numbered=number, listed=CONCISE_PATHS if concise else handout_steps.LISTED_PATHS)  # fmt: skip
         passes.append(_pass(layout, step, shown, examples, start, solution, full, order,
-                            grids=_grid_room(paper, font_size) if concise else None))
+                            grids=handout_grids.room_for(paper=paper, font_size=font_size) if concise else None))
         number = layout.count
     return Document(
         title=spec.title if title is None else title,
@@ -189,12 +189,6 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         course=spec.document,
         student=student,
     )  # fmt: skip
-
-
-def _grid_room(paper: str, font_size: int) -> handout_grids.Room:
-    """The grids' room as the template sets them: \\footnotesize, \\tabcolsep 3 pt (so 6 pt between columns)."""
-    return handout_grids.Room(text_width=handout_grids.TEXT_WIDTHS[paper], font_size=handout_grids.FOOTNOTE[font_size],
-                              column_sep=6.0)  # fmt: skip
 
 
 def is_concise(spec: Spec) -> bool:
@@ -322,7 +316,7 @@ def _general_z(network, layer: int) -> Latex:
     if network.activation(layer) == ops.SOFTMAX:
         f = r"\operatorname{softmax}(z)_j"
     else:
-        f = network.elementwise(layer).definition_latex.split("(z)")[0] + "(z_j)"
+        f = network.elementwise(layer).symbol_latex + "(z_j)"
     return Latex(rf"z_j = \sum_k w_{{jk}} {what}{bias}, \quad {a} = {f}")
 
 

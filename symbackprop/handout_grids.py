@@ -28,8 +28,8 @@ from symbackprop.printing import Latex
 
 CM = 72.27 / 2.54  # TeX points per centimetre
 TEXT_WIDTHS = {"a4": 17.0 * CM, "letter": 8.5 * 72.27 - 4.0 * CM}  # the paper less the preamble's 2 cm margins
-SMALL = {10: 9.0, 11: 10.0, 12: 10.95}  # \small of a 10, 11 or 12 pt document, in points
-FOOTNOTE = {10: 8.0, 11: 9.0, 12: 10.0}  # \footnotesize, in points: the handout sets its grids in it
+FOOTNOTE = {10: 8.0, 11: 9.0, 12: 10.0}  # \footnotesize of a 10, 11 or 12 pt document, in points: the grids' size
+COLUMN_SEP = 6.0  # 2\tabcolsep as handout.tex.j2 sets the grids (3 pt a side), in points
 TIED_MARK = Latex(r"\dagger")
 
 
@@ -42,17 +42,13 @@ class Room:
     """
 
     text_width: float = TEXT_WIDTHS["a4"]
-    font_size: float = SMALL[11]
-    column_sep: float = 12.0
+    font_size: float = FOOTNOTE[11]
+    column_sep: float = COLUMN_SEP
 
 
-def room_for(*, paper: str = "a4", font_size: int = 11, column_sep: float = 12.0) -> Room:
-    """The room of a grid set in \\small on a handout of this paper and font size (10, 11 or 12 points).
-
-    Args:
-        column_sep: 2\\tabcolsep where the grids are set (12 points unless the template changes it).
-    """
-    return Room(text_width=TEXT_WIDTHS[paper], font_size=SMALL[font_size], column_sep=column_sep)
+def room_for(*, paper: str = "a4", font_size: int = 11) -> Room:
+    """The room of a grid as the handout sets it (\\footnotesize, 3 pt column space) on this paper and font size."""
+    return Room(text_width=TEXT_WIDTHS[paper], font_size=FOOTNOTE[font_size])
 
 
 def forward_grids(derivation: chain.Derivation, solution: numeric.Solution, *, decimals: int = 6,

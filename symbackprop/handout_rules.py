@@ -73,8 +73,8 @@ def _loss_slope(network) -> str:
 
 
 def _derivative_name(network, layer: int) -> str:
-    """σ', tanh', ReLU', f' for linear or a custom formula's name: the left side of the activation's derivative."""
-    return network.elementwise(layer).derivative_latex.split("(z)")[0]
+    """σ', tanh', ReLU', f' for linear or a custom formula's name."""
+    return network.elementwise(layer).symbol_latex + "'"
 
 
 def _mistakes(derivation: chain.Derivation, loss: str) -> tuple[str, ...]:

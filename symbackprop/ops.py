@@ -193,6 +193,11 @@ class Activation:
     derivative: Callable[[sympy.Expr, sympy.Expr], sympy.Expr]  # (z, a) -> df/dz
     has_kink: bool = False
 
+    @property
+    def symbol_latex(self) -> str:
+        """The function's own name as its definition writes it: \\sigma, \\tanh, \\operatorname{ReLU}, f."""
+        return self.definition_latex.split("(z)")[0]
+
 
 ELEMENTWISE: dict[str, Activation] = {
     a.name: a

@@ -215,12 +215,12 @@ def test_split_takes_the_fewest_balanced_blocks():
     assert handout_grids.split([100.0, 100.0, 100.0, 150.0], 300.0) == [(0, 2), (2, 4)]
 
 
-def test_a_16_wide_layer_splits_into_three_blocks():
+def test_a_16_wide_layer_splits_into_two_balanced_blocks():
     _, derivation, solution = _subject("wide")
-    tables = handout_grids.gradient_grids(derivation, solution)
+    tables = handout_grids.gradient_grids(derivation, solution)  # as the handout sets them: \footnotesize, 3 pt apart
     layer_2 = [t for t in tables if t.caption.args[0] == 2]  # 4 neurons × (16 weights + bias) at 6 decimals
-    assert [len(t.header) - 1 for t in layer_2] == [6, 6, 5]
-    assert [t.caption.args[1:3] for t in layer_2] == [(1, 3), (2, 3), (3, 3)]
+    assert [len(t.header) - 1 for t in layer_2] == [9, 8]
+    assert [t.caption.args[1:3] for t in layer_2] == [(1, 2), (2, 2)]
 
 
 # --- the vector page --------------------------------------------------------------------------
@@ -371,11 +371,11 @@ DOCUMENT = r"""((* include "preamble.tex.j2" *))
 \section*{((( words.grids_heading()|trim|safe )))}
 ((* for t in grids *))
 \subsection*{((( words[t.caption.key](*t.caption.args)|trim|safe )))}
-{\small
+{\footnotesize\setlength{\tabcolsep}{3pt}
 ((( table(t, "r" * (t.header|length - 1))|trim|safe )))
 ((* for n in t.notes *))((( words[n.key](*n.args)|trim|safe )))((* endfor *))\par}
 ((* endfor *))
-{\small
+{\footnotesize
 ((* for cell in cells *))
 \setbox0\hbox{$((( cell )))$}\typeout{CELL ((( loop.index0 ))) \the\wd0}
 ((* endfor *))
