@@ -27,7 +27,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
-from symbackprop import chain, files, handout, texchars
+from symbackprop import chain, files, handout, handout_tables, texchars
 from symbackprop import spec as spec_module
 from symbackprop.errors import SymbackpropError, shorten
 from symbackprop.printing import Latex
@@ -79,7 +79,16 @@ def environment(templates: str | Path | None = None) -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )  # fmt: skip
     env.filters["tex"] = escape
+    env.globals["say"] = say
     return env
+
+
+def say(words: Any, phrase: handout_tables.Phrase) -> markupsafe.Markup:
+    """A `Phrase` of the document model in words: the macro of that key in the language template `words`.
+
+    Templates call it as ``say(words, phrase)``; its LaTeX is the template's own, so it is not escaped.
+    """
+    return markupsafe.Markup(str(getattr(words, phrase.key)(*phrase.args)).strip())
 
 
 def shipped_templates() -> Path:
