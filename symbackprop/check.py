@@ -11,11 +11,13 @@ until one explains it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from typing import Any
 import sympy
 import yaml
 
-from symbackprop import files, mistakes, numbers, numeric
+from symbackprop import files, mistakes, numbers, numeric, slips
 from symbackprop.chain import Derivation
 from symbackprop.errors import AnswersError, InputFileError, did_you_mean, listing, printable, shorten
 
@@ -33,12 +35,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = ("forward", "loss", "deltas", "gradients", "updated")
+PER_EXAMPLE = ("forward", "deltas")  # a batch's sheet gives these for each example; the rest are the batch's
 IGNORED_SECTIONS = ("frozen", "gradcheck")  # parts of `solve --json` that are not answers
 STATUSES = ("correct", "wrong", "carried_forward")
 NO_EXPLANATION = "no known mistake explains this"
 TOO_FEW_DIGITS = "too few digits to tell which mistake this is; write more decimals"
-TRUNCATED = "the digits after decimal {decimals} were cut off instead of rounded"
 SEARCH_STOPPED = "not diagnosed: the mistake search stops after compiling {limit:,} mistaken steps per sheet"
+CONSISTENT = "consistent with: {candidates}"  # more than one explanation, most likely first
+CANDIDATES_JOINED = "; or "
 # Compiling a mistaken step is the search's cost (the seed sheet needs 15); the limit bounds a wide
 # network's sheet with many wrong values to seconds, and is a count, so every machine marks alike.
 MAX_COMPILED = 300
@@ -194,24 +198,50 @@ def answers_from_mapping(raw: Mapping[str, Any], *, source: str = "answers") -> 
             continue
         if content is None:
             continue
+        if section in PER_EXAMPLE and isinstance(content, list):  # a batch, one mapping per example
+            content = _by_name(content, where)
         if not isinstance(content, Mapping):
             raise AnswersError(where, f"must map names to numbers, e.g. {section}: {{name: 0.5818}}")
         for name, value in content.items():
-            if value is not None:
+            if section in PER_EXAMPLE and isinstance(value, list):  # a batch: z1: [0.33, 0.42]
+                answers |= {f"{section}.{name}[{n}]": _value(v, f"{where}.{name}[{n}]")
+                            for n, v in enumerate(value, start=1) if v is not None}  # fmt: skip
+            elif value is not None:
                 answers[f"{section}.{name}"] = _value(value, f"{where}.{name}")
     if not answers:
         raise AnswersError(source, f"no values given; fill in at least one of {', '.join(SECTIONS)}")
     return answers
 
 
+def _by_name(examples: list, where: str) -> dict[str, list]:
+    """[{z1: 0.33}, {z1: 0.42}] as {z1: [0.33, 0.42]}."""
+    by_name: dict[str, list] = {}
+    for n, example in enumerate(examples):
+        if example is None:
+            continue
+        if not isinstance(example, Mapping):
+            raise AnswersError(f"{where}[{n + 1}]", "must map names to numbers, one mapping per example")
+        for name, value in example.items():
+            by_name.setdefault(name, [None] * len(examples))[n] = value
+    return by_name
+
+
 def _value(value: object, where: str) -> Written:
     if isinstance(value, Written):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise AnswersError(where, "must be one number (this command checks one example at a time)")
+        raise AnswersError(where, "must be one number (in forward and deltas, a list of one per example for a batch)")
     if isinstance(value, float) and not math.isfinite(value):
         raise AnswersError(where, f"must be a finite number, got {value}")
     return written(value if isinstance(value, str) else repr(value), where=where)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One explanation of a wrong value: the kinds of mistake (two when made together) and the sentence."""
+
+    kinds: tuple[str, ...]
+    explanation: str
 
 
 @dataclass(frozen=True)
@@ -226,6 +256,8 @@ class Mark:
     diagnosis: str  # empty when correct
     mistakes: tuple[str, ...]  # kinds from symbackprop.mistakes that explain a wrong value
     from_own_values: float | None  # the value that follows from the student's earlier values
+    certain: bool = False  # the diagnosis names the one mistake that explains the value, not candidates
+    candidates: tuple[Candidate, ...] = ()  # every explanation found, most likely first
 
 
 @dataclass(frozen=True)
@@ -247,13 +279,20 @@ class Marking:
 
 
 def expected_values(derivation: Derivation) -> dict[str, float]:
-    """The engine's exact value of every quantity, by answers-file path."""
+    """The engine's exact value of every quantity, by answers-file path (a batch's per example: forward.z1[2])."""
     spec = derivation.network.spec
     solution = numeric.Evaluator(derivation).solve(spec.examples, spec.parameters, learning_rate=spec.learning_rate,
                                                    frozen=spec.frozen)  # fmt: skip
-    values = {f"forward.{n}": float(v[0]) for n, v in solution.forward.items()}
+    batch = len(spec.examples) > 1
+    values: dict[str, float] = {}
+    for n in range(len(spec.examples)):
+        at = f"[{n + 1}]" if batch else ""
+        values |= {f"forward.{name}{at}": v[n] for name, v in solution.forward.items()}
+        values |= {f"deltas.{name}{at}": v[n] for name, v in solution.deltas.items()}
+        if batch:
+            values[f"loss[{n + 1}]"] = solution.losses[n]
+            values |= {f"gradients.{name}[{n + 1}]": v[n] for name, v in solution.per_example_gradients.items()}
     values["loss"] = solution.loss
-    values |= {f"deltas.{n}": float(v[0]) for n, v in solution.deltas.items()}
     values |= {f"gradients.{n}": v for n, v in solution.gradients.items()}
     values |= {f"updated.{n}": v for n, v in solution.updated.items()}
     return {name: float(value) + 0.0 for name, value in values.items()}  # + 0.0: a δ through ReLU's kink is 0, not -0
@@ -285,7 +324,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     steps = prog.by_name()
     for name in answers:
         if name not in steps:
-            raise AnswersError(f"{source}: {name}", _unknown(name, steps))
+            raise AnswersError(f"{source}: {name}", _unknown(name, steps, examples=len(derivation.network.spec.examples)))
     expected = expected_values(derivation)
     pinned = {steps[n].symbol: w.value for n, w in answers.items()}
     # what each value claims (for the mistake search), and how close it must be to count (for the marks)
@@ -293,23 +332,29 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     slack = {steps[n].symbol: (tolerance if tolerance is not None else 0.5 * 10.0 ** -max(w.decimals, decimals))
              for n, w in answers.items()}  # fmt: skip
     own = mistakes.Run(prog, pinned)
+    sections = _sections(prog, answers, expected)
     catalogue = mistakes.catalogue(prog)
     budget = mistakes.compiled_count() + MAX_COMPILED  # for the whole sheet, shared by every wrong value
 
     marks = []
     correct: set[sympy.Symbol] = set()
+    exact: set[sympy.Symbol] = set()  # right, and worked from right values only
     for symbol, step in prog.steps.items():
         if step.name not in answers:
             continue
         given = answers[step.name]
         if _agrees(given.value, expected[step.name], slack[symbol]):
             correct.add(symbol)
+            if all(source in exact for source in own.sources(symbol)):
+                exact.add(symbol)  # right from right values: the student's unwritten digits are the exact ones
             marks.append(Mark(step.name, step.label, given, expected[step.name], "correct", "", (), None))
             continue
-        # the earlier values' rounding counts only to the precision each is held to, not its written digits
-        follows, spread = _spread(own, slack, symbol)
+        # the student went on from their values as written, or in full: the full value of one worked right from
+        # right values is the exact one; any other's unwritten digits are unknown to the precision it is held to
+        in_full = pinned | {s: expected[prog.steps[s].name] for s in exact}
+        follows, spread = _spread(own, slack, symbol, known=exact)
         sources = own.sources(symbol)
-        if _agrees(given.value, follows, slack[symbol] + spread):
+        if any(_agrees(given.value, v, slack[symbol] + spread) for v in (follows, own.compute(symbol, pins=in_full))):
             wrong_sources = [prog.steps[s].label for s in sources if s not in correct]
             diagnosis = (f"follows from your {', '.join(wrong_sources)}" if wrong_sources
                          else f"follows from your rounded {', '.join(prog.steps[s].label for s in sources)}")  # fmt: skip
@@ -317,33 +362,28 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
             continue
         coarse = tolerance is None and given.decimals < decimals  # fewer digits than asked: any match is by chance
         if coarse or uncertainty[symbol] > MIN_RELATIVE_PRECISION * max(abs(given.value), abs(expected[step.name])):
-            explained, diagnosis = [], TOO_FEW_DIGITS
-        elif tolerance is None and any(_truncated(given, v) for v in (expected[step.name], follows)):
-            # a slip of writing, not of working: no changed step of the calculation gives it
-            marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong",
-                              TRUNCATED.format(decimals=given.decimals), ("truncated",), follows))  # fmt: skip
+            marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", TOO_FEW_DIGITS, (), follows))
             continue
-        else:
-            explained = _explain(prog, pinned, uncertainty, catalogue, symbol, given.value, budget)
-            stopped = SEARCH_STOPPED.format(limit=MAX_COMPILED) if mistakes.compiled_count() >= budget else NO_EXPLANATION
-            diagnosis = "; or ".join(m.explanation for m in explained) or stopped
-        kinds = tuple(dict.fromkeys(m.kind for m in explained))
-        marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", diagnosis, kinds, follows))
-    return Marking(derivation.network.spec.title, tuple(marks), tolerance, decimals)
+        search = functools.partial(_explain, prog, (pinned, in_full), uncertainty, symbol=symbol, given=given.value,
+                                   budget=budget, known=exact)  # fmt: skip
+        explained = search(catalogue)
+        if not explained and step.name.startswith("deltas."):
+            explained = search(_pairs(prog, catalogue, symbol))
+        candidates = [Candidate(m.kinds, m.explanation) for m in explained]
+        candidates += [Candidate((s.kind,), s.explanation) for s in _slips(sections, expected, step, given, follows)]
+        searched = mistakes.compiled_count() < budget
+        marks.append(_diagnosed(step, given, expected[step.name], follows, candidates, searched=searched))
+    return Marking(derivation.network.spec.title, _one_story(marks), tolerance, decimals)
 
 
-def _truncated(given: Written, value: float) -> bool:
-    """`given` is `value` with the digits past its last written decimal cut off (0.5817 for 0.581759)."""
-    if given.decimals < 1 or not math.isfinite(value):
-        return False
-    scale = 10.0**given.decimals
-    if not abs(value) * scale < 2**53:  # past a double's whole numbers: no digits there to cut
-        return False
-    cut = math.trunc(value * scale + math.copysign(1e-6, value)) / scale  # the nudge keeps 0.33 as 0.3300
-    return abs(given.value - cut) <= 1e-9 / scale
-
-
-def _unknown(name: str, steps: Mapping[str, mistakes.Step]) -> str:
+def _unknown(name: str, steps: Mapping[str, mistakes.Step], *, examples: int) -> str:
+    base, _, index = name.partition("[")
+    if index and examples == 1 and base in steps:
+        return "one value per example was given, but the spec has one example: give one number"
+    if index and f"{base}[1]" in steps:
+        return f"the spec has {examples} examples; give at most one value for each"
+    if not index and f"{name}[1]" in steps:
+        return f"the spec has a batch of {examples} examples: give one value per example, e.g. [0.33, 0.42]"
     section, _, quantity = name.partition(".")
     valid = [n.partition(".")[2] for n in steps if n.startswith(section + ".")]
     # matching whole paths suggests z1 for z9 and deltas.delta3 for forward.delta3
@@ -355,8 +395,11 @@ def _agrees(given: float, value: float, slack: float) -> bool:
     return math.isfinite(value) and abs(given - value) <= slack * (1 + 1e-9) + 1e-15 * abs(value)
 
 
-def _spread(run: mistakes.Run, uncertainty: Mapping[sympy.Symbol, float], symbol: sympy.Symbol) -> tuple[float, float]:
+def _spread(run: mistakes.Run, uncertainty: Mapping[sympy.Symbol, float], symbol: sympy.Symbol, *,
+            known: Collection[sympy.Symbol] = ()) -> tuple[float, float]:  # fmt: skip
     """The step's value in `run`, and how far the unwritten digits of the pinned values it uses could move it.
+
+    `known` sources are not moved: their full value is known.
 
     First order: each pinned source is moved by its own uncertainty in turn, down and up, and
     the smaller move counts. A source written exactly on a kink (z1 = 0 under ReLU) thus keeps
@@ -365,6 +408,8 @@ def _spread(run: mistakes.Run, uncertainty: Mapping[sympy.Symbol, float], symbol
     value = run.compute(symbol)
     spread = 0.0
     for source in run.sources(symbol):
+        if source in known:
+            continue
         moves = []
         for sign in (-1, 1):
             moved = {**run.pinned, source: run.pinned[source] + sign * uncertainty[source]}
@@ -375,27 +420,95 @@ def _spread(run: mistakes.Run, uncertainty: Mapping[sympy.Symbol, float], symbol
     return value, spread
 
 
-def _explain(prog: mistakes.Program, pinned: Mapping[sympy.Symbol, float], uncertainty: Mapping[sympy.Symbol, float],
-             catalogue: list[mistakes.Mistake], symbol: sympy.Symbol, given: float,
-             budget: int) -> list[mistakes.Mistake]:  # fmt: skip
-    """The catalogue's mistakes that explain `given`, tried until mistakes.compiled_count() reaches `budget`."""
+def _explain(prog: mistakes.Program, values: tuple[Mapping[sympy.Symbol, float], Mapping[sympy.Symbol, float]],
+             uncertainty: Mapping[sympy.Symbol, float], catalogue: Iterable[mistakes.Mistake], *, symbol: sympy.Symbol,
+             given: float, budget: int, known: Collection[sympy.Symbol]) -> list[mistakes.Mistake]:  # fmt: skip
+    """The catalogue's mistakes that explain `given`, tried until mistakes.compiled_count() reaches `budget`.
+
+    Each mistake is worked from the student's values as written and in full (`values`); `known`
+    are those whose unwritten digits are known (see `_spread`).
+    """
+    pinned, in_full = values
     explained: list[mistakes.Mistake] = []
     # a changed step is reached only through unchanged ones, so the correct upstream decides relevance
     upstream = mistakes.Run(prog, pinned).upstream(symbol)
-    kinds: set[str] = set()
+    kinds: set[tuple[str, ...]] = set()
     for mistake in catalogue:
         if mistakes.compiled_count() >= budget:
             break
-        if mistake.kind in kinds:
+        if mistake.kinds in kinds:
             continue  # one explanation per kind: the narrowest, or the most digits for rounding
         if mistake.rounding is None and upstream.isdisjoint(mistake.changes):
             continue  # the mistake changes nothing this value is computed from
         run = mistakes.Run(prog, pinned, changes=mistake.changes, rounding=mistake.rounding)
-        value, spread = _spread(run, uncertainty, symbol)
-        if _agrees(given, value, uncertainty[symbol] + spread):
+        value, spread = _spread(run, uncertainty, symbol, known=known)
+        if any(_agrees(given, v, uncertainty[symbol] + spread) for v in (value, run.compute(symbol, pins=in_full))):
             explained.append(mistake)
-            kinds.add(mistake.kind)
+            kinds.add(mistake.kinds)
     return explained
+
+
+def _pairs(prog: mistakes.Program, catalogue: list[mistakes.Mistake], symbol: sympy.Symbol) -> Iterator[mistakes.Mistake]:
+    """Two mistakes made in one step at once, from those that change it; made as the search asks, within its budget."""
+    here = [m for m in catalogue if symbol in m.changes and m.rounding is None]
+    combined = (mistakes.together(prog, a, b) for i, a in enumerate(here) for b in here[i + 1:])
+    return (m for m in combined if m is not None)
+
+
+def _sections(prog: mistakes.Program, answers: Answers, expected: Mapping[str, float]) -> dict[str, slips.Rows]:
+    """Each section's rows, exact and as the student wrote them, for a value copied from the wrong row."""
+    values: dict[str, dict[str, float]] = {}
+    for step in prog.steps.values():
+        if step.name not in expected:
+            continue  # a batch's working between its examples and their mean
+        rows = values.setdefault(step.name.partition(".")[0], {})
+        rows[step.label] = expected[step.name]
+        if step.name in answers:
+            rows[f"your {step.label}"] = answers[step.name].value
+    return {section: slips.Rows(rows) for section, rows in values.items()}
+
+
+def _slips(sections: Mapping[str, slips.Rows], expected: Mapping[str, float], step: mistakes.Step, given: Written,
+           follows: float) -> list[slips.Slip]:  # fmt: skip
+    """Slips of writing from the exact value or the one the student's own values give, one per kind."""
+    rows = sections[step.name.partition(".")[0]]
+    found = slips.find(given, expected[step.name], rows=rows, besides=(step.label, f"your {step.label}"))
+    found += slips.find(given, follows)
+    return list({s.kind: s for s in found}.values())
+
+
+def _diagnosed(step: mistakes.Step, given: Written, expected: float, follows: float,
+               candidates: list[Candidate], *, searched: bool) -> Mark:  # fmt: skip
+    """A wrong value's mark: the one explanation as fact, several as candidates, or none."""
+    kinds = tuple(dict.fromkeys(k for c in candidates for k in c.kinds))
+    if len(candidates) == 1 and searched:
+        return Mark(step.name, step.label, given, expected, "wrong", candidates[0].explanation, kinds, follows,
+                    certain=True, candidates=tuple(candidates))  # fmt: skip
+    if candidates:
+        diagnosis = CONSISTENT.format(candidates=CANDIDATES_JOINED.join(c.explanation for c in candidates))
+    else:
+        diagnosis = NO_EXPLANATION if searched else SEARCH_STOPPED.format(limit=MAX_COMPILED)
+    return Mark(step.name, step.label, given, expected, "wrong", diagnosis, kinds, follows, candidates=tuple(candidates))
+
+
+def _one_story(marks: list[Mark]) -> tuple[Mark, ...]:
+    """Where several explanations fit one value, the one that explains more of the sheet's other wrong values.
+
+    2·δ1·x1 with the ½ dropped equals δ1 when x1 = 0.5, so ∂L/∂w11 alone could be a copy of ∂L/∂b1;
+    when the ½ dropped explains the other wrong values and a copy explains none, the ½ is the diagnosis.
+    """
+    wrong = [m for m in marks if m.status == "wrong"]
+    told = []
+    for mark in marks:
+        if len(mark.candidates) > 1:
+            others = [set(o.mistakes) for o in wrong if o is not mark]
+            fits = sorted(((sum(set(c.kinds) <= kinds for kinds in others), c) for c in mark.candidates),
+                          key=lambda pair: -pair[0])  # fmt: skip
+            if fits[0][0] > fits[1][0]:
+                best = fits[0][1]
+                mark = dataclasses.replace(mark, diagnosis=best.explanation, mistakes=best.kinds, certain=True)
+        told.append(mark)
+    return tuple(told)
 
 
 def marking_json(marking: Marking) -> dict[str, Any]:
@@ -408,7 +521,7 @@ def marking_json(marking: Marking) -> dict[str, Any]:
         "quantities": [
             {"name": m.name, "given": m.given.value, "written": m.given.text, "expected": m.expected,
              "status": m.status, "diagnosis": m.diagnosis or None, "mistakes": list(m.mistakes),
-             "from_own_values": numbers.or_null(m.from_own_values)}
+             "from_own_values": numbers.or_null(m.from_own_values), "certain": m.certain}
             for m in marking.marks
         ],  # fmt: skip
         "counts": {status: sum(m.status == status for m in marking.marks) for status in STATUSES},

@@ -147,18 +147,21 @@ def test_unknown_quantity_names_list_the_valid_ones(derivation):
 
 
 def test_malformed_answers_are_refused():
-    with pytest.raises(AnswersError, match=r"^answers: forward.z1: must be one number"):
-        check.answers_from_mapping({"forward": {"z1": [0.33, 0.35]}})
+    with pytest.raises(AnswersError, match=r"^answers: gradients.w11: must be one number"):
+        check.answers_from_mapping({"gradients": {"w11": [0.33, 0.35]}})  # a batch's gradient is one mean
+    with pytest.raises(AnswersError, match=r"^answers: forward.z1\[2\]: must be one number"):
+        check.answers_from_mapping({"forward": {"z1": [0.33, [0.35]]}})
+    with pytest.raises(AnswersError, match=r"^answers: forward\[1\]: must map names to numbers, one mapping per"):
+        check.answers_from_mapping({"forward": [0.33]})
     with pytest.raises(AnswersError, match=r"^answers: forward: must map names to numbers"):
         check.answers_from_mapping({"forward": 0.33})
     with pytest.raises(AnswersError, match=r"^answers: no values given"):
         check.answers_from_mapping({"forward": {"z1": None}, "loss": None})
 
 
-def test_a_batch_spec_is_refused():
-    spec = api.build_spec(layers=[1, 1], loss="half_squared_error", parameters={"w11": 0.5, "b1": 0.0},
-                          data=[{"inputs": [1.0], "targets": [0.0]}, {"inputs": [2.0], "targets": [1.0]}])  # fmt: skip
-    with pytest.raises(AnswersError, match=r"^spec: check marks one example at a time.*a batch of 2"):
+def test_a_spec_without_an_example_is_refused():
+    spec = api.build_spec(layers=[1, 1], loss="half_squared_error", parameters={"w11": 0.5, "b1": 0.0})
+    with pytest.raises(AnswersError, match=r"^spec: check needs the example the sheet works: give the spec inputs"):
         check.check(api.derive(spec), check.answers_from_mapping({"loss": "0.1"}))
 
 
@@ -257,7 +260,10 @@ def test_the_classifier_with_cross_entropy_diagnoses_a_flipped_sign():
     y = sigmoid(0.8 * h1 - 0.3)
     found = marks(derivation, {"forward": {"y": f"{y:.6f}"}, "deltas": {"delta2": f"{1 - y:.6f}"}})
     assert found["forward.y"].status == "correct"
-    assert found["deltas.delta2"].mistakes == ("sign_flipped",)
+    # (t − ŷ) for (ŷ − t) is also ŷ − t with its minus lost: both are named, the working first, neither as fact
+    delta = found["deltas.delta2"]
+    assert delta.mistakes == ("sign_flipped", "minus_lost") and not delta.certain
+    assert delta.diagnosis.startswith("consistent with: the sign of ∂L/∂ŷ is flipped; or the sign was lost")
 
 
 @pytest.mark.parametrize("keys", [

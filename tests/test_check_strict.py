@@ -99,10 +99,26 @@ def test_a_z_written_on_the_relu_kink_does_not_license_either_side(tmp_path, cap
     assert statuses(report) == {"forward.z1": "correct", "deltas.delta3": "correct", "deltas.delta1": "wrong"}
 
 
-def test_relu_derivative_taken_as_1_at_the_kink_is_diagnosed(tmp_path, capsys, relu_spec):
-    answers = {"forward": {"z1": "0.0000"}, "deltas": {"delta3": "-0.1298", "delta1": "-0.1168"}}
+@pytest.mark.parametrize(("slope", "written"), [(1.0, "1"), (0.5, "½")])
+def test_relu_derivative_taken_as_1_or_half_at_the_kink_is_diagnosed(tmp_path, capsys, relu_spec, slope, written):
+    delta1 = f"{RELU_VALUES['deltas']['delta3'] * RELU_PARAMETERS['w31'] * slope:.4f}"  # by hand, f'(0) = slope
+    answers = {"forward": {"z1": "0.0000"}, "deltas": {"delta3": "-0.1298", "delta1": delta1}}
     _, report = run_check(tmp_path, capsys, relu_spec, answers)
-    assert report["root_cause"]["diagnosis"] != check.NO_EXPLANATION
+    mark = {q["name"]: q for q in report["quantities"]}["deltas.delta1"]
+    assert mark["mistakes"][0] == "kink_derivative"
+    assert mark["diagnosis"].split("; or ")[0].removeprefix("consistent with: ") == (
+        f"ReLU′(0) was taken as {written} at a z of exactly 0 in hidden layer 1; the convention here is ReLU′(0) = 0")
+
+
+def test_two_explanations_of_one_value_are_both_given_not_one_as_fact(tmp_path, capsys):
+    # by hand: z2 = 0.6·0.5 + 0.9·0.1 + 0.2 = 0.59; with x1 for x2, 0.6·0.5 + 0.9·0.5 + 0.2 = 0.95: digits swapped too
+    sheet = {"forward": {"z1": "0.3300", "z2": "0.9500"}}
+    code, report = run_check(tmp_path, capsys, EXAMPLES / "seed_2_2_1.yaml", sheet)
+    mark = {q["name"]: q for q in report["quantities"]}["forward.z2"]
+    assert code == 1 and mark["status"] == "wrong" and mark["certain"] is False
+    assert mark["mistakes"] == ["wrong_value_used", "digits_swapped"]
+    assert mark["diagnosis"] == ("consistent with: x1 was used instead of x2 in z2; or two digits were swapped: "
+                                 "0.9500 for 0.5900")
 
 
 @pytest.mark.parametrize("decimals", [4, 6])
