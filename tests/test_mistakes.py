@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import re
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +192,10 @@ def test_half_added_to_a_plain_squared_error():
     marking = mark(derivation, values, only=("forward", "loss", "deltas"))
     assert wrong(marking) == {"loss", "deltas.delta3"}
     assert all(m.mistakes == ("half_added",) for m in marking.marks if m.status == "wrong")
+
+
+def test_the_readme_lists_every_kind_of_mistake_and_no_other():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("<!-- mistakes:", 1)[1].split("<!-- end of mistakes -->", 1)[0]
+    listed = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(mistakes.KINDS) and len(listed) == len(set(listed))
