@@ -304,9 +304,12 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
 
     A value is correct when it agrees with the exact value to the decimals it is written
     with and to at least `decimals`: 0.33 for 0.3300 is right, 0.58 for 0.5818 is not.
-    It is carried forward when the step evaluated at the student's own earlier values,
-    as written, gives it to the same precision, give or take what rounding those values
-    at that precision moves it: a coarse 0.33 licenses no more than 0.3300 does.
+    It is carried forward when the step worked from the student's own earlier values gives
+    it to the same precision: from those values as written, or in full, where a value right
+    from right values has the exact digits and any other may have any unwritten digits its
+    precision allows. A wrong value is explained by the catalogue's mistakes (one, or two
+    in one δ) and by slips of writing: stated when one explanation fits, listed as
+    "consistent with" candidates when several do.
 
     Args:
         tolerance: absolute tolerance for every value instead of its written precision.
@@ -314,7 +317,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
         source: the answers' file name, for error messages.
 
     Raises:
-        AnswersError: an unknown quantity name, or a spec that is not one example.
+        AnswersError: an unknown quantity name, or a spec without an example.
     """
     if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
         raise AnswersError("--tolerance", f"must be a positive number, got {tolerance:g}")
