@@ -12,6 +12,7 @@ for display.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from symbackprop.printing import Latex
 from symbackprop.spec import Course, Example, Spec
 
 MODES = ("worked", "exercise", "solutions")
+# a class set's points per question, by kind: a δ or a gradient is a chain-rule step, a value of the forward pass a sum
+DEFAULT_POINTS = {"forward": 1.0, "loss": 1.0, "deltas": 2.0, "gradients": 2.0, "updated": 1.0}
 PAPERS = ("a4", "letter")
 FONT_SIZES = (10, 11, 12)
 MAX_PARAMETERS = 2_000  # a handout's tables grow faster than its network: 2,000 parameters take seconds, 10,000 minutes
@@ -56,6 +59,29 @@ class Pass:
     updates: Table | None
     forward_grids: tuple[Table, ...] = ()  # a concise handout's compact tables, per layer (handout_grids)
     gradient_grids: tuple[Table, ...] = ()
+
+
+@dataclass(frozen=True)
+class Student:
+    """A class set's student as their sheet shows them: place in the class, variant code, and the roster's name and id."""
+
+    number: str  # zero-padded place in the class
+    code: str  # the variant's short code, printed on every sheet so that a loose page finds its key
+    decimals: int  # the precision the sheet asks answers to (the marking's, check.DECIMALS by default)
+    name: str | None = None  # user text from the roster; None: a blank Name field
+    id: str | None = None  # the roster's id (checked to a file-name alphabet); None: a blank ID field
+
+
+@dataclass(frozen=True)
+class Question:
+    """One numbered question of a class set's sheet: its name in a `check` answers file and its exact value."""
+
+    number: int
+    answer: str  # the answers-file path: forward.z1, loss, deltas.delta3, gradients.w31, updated.w31
+    label: Latex  # the quantity, as `labels` writes it
+    value: float
+    shown: Latex  # the value as the key writes it
+    points: float  # DEFAULT_POINTS by kind, or the spec's document.points
 
 
 @dataclass(frozen=True)
@@ -90,7 +116,20 @@ class Document:
     font_size: int = 11
     lang: str = "en"  # the language template, templates/lang/<lang>.tex.j2
     course: Course | None = None  # the spec's document: block: the course header (templates/header.tex.j2)
-    student: str | None = None  # a variant's student number, zero-padded
+    student: Student | None = None  # a class set's sheet: who it is for
+    questions: tuple[Question, ...] = ()  # a class set's sheet of one example: every numbered question, in page order
+
+    def points_of(self, number: int | None) -> float | None:
+        """The points of question `number` on a class set's sheet, or None (no such question, or not a class set)."""
+        return next((q.points for q in self.questions if q.number == number), None)
+
+    def points_for(self, kind: str) -> float | None:
+        """The points of each question of `kind` (forward, loss, deltas, gradients, updated) this sheet asks, or None."""
+        return next((q.points for q in self.questions if q.answer.partition(".")[0] == kind), None)
+
+    @property
+    def total_points(self) -> float:
+        return sum(q.points for q in self.questions)
 
 
 def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int = 6,
@@ -98,7 +137,7 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
           parameters: Mapping[str, float] | None = None, title: str | None = None,
           training: TrainingRun | None = None, gradient_check: bool = True, paper: str = "a4",
           font_size: int = 11, lang: str = "en", sections: Sequence[str] | None = None,
-          steps: int = 1, student: str | None = None) -> Document:  # fmt: skip
+          steps: int = 1, student: Student | None = None) -> Document:  # fmt: skip
     """Compute the numbers and lay out every equation of the handout.
 
     Args:
@@ -112,7 +151,8 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         lang: the language template (templates/lang/<lang>.tex.j2): en, de, fr shipped.
         sections: what to show, of SECTIONS (default: all that apply).
         steps: gradient-descent steps worked in full, each from the parameters the last one left.
-        student: a class set's student number, shown after the title.
+        student: a class set's student, shown in the sheet's header; with one example and one step,
+            the sheet's questions are listed (`Document.questions`) and its update rows numbered too.
 
     Raises:
         SymbackpropError: unknown mode or parameter, or a spec without numbers.
@@ -165,6 +205,11 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         passes.append(_pass(layout, step, shown, examples, start, solution, full, order,
                             grids=handout_grids.room_for(paper=paper, font_size=font_size) if concise else None))
         number = layout.count
+    questions: tuple[Question, ...] = ()
+    if student is not None and len(examples) == 1 and steps == 1:
+        questions = _questions(derivation, passes[0], solution, decimals)
+        if passes[0].updates is not None:
+            passes[0] = dataclasses.replace(passes[0], updates=_numbered(passes[0].updates, questions))
     return Document(
         title=spec.title if title is None else title,
         mode=mode,
@@ -186,9 +231,62 @@ def build(derivation: chain.Derivation, *, mode: str = "worked", decimals: int =
         paper=paper,
         font_size=font_size,
         lang=lang,
-        course=spec.document,
+        course=spec.document if spec.document is not None and spec.document.header else None,
         student=student,
+        questions=questions,
     )  # fmt: skip
+
+
+def labels(derivation: chain.Derivation) -> dict[str, Latex]:
+    """Each quantity a class set's sheet asks, by its answers-file path, as the key's answer table writes it.
+
+    Short enough for a table row: ∂L/∂w₃₁ with a slash; a new value under its parameter's name.
+    """
+    network = derivation.network
+    loss = network.latex(network.loss_symbol)
+    found = {f"forward.{s.name}": Latex(network.latex(s)) for neuron in network.neurons for s in (neuron.z, neuron.a)}
+    found["loss"] = Latex(loss)
+    found |= {f"deltas.{s.name}": Latex(network.latex(s)) for s in derivation.deltas}
+    for name, gradient in derivation.gradients.items():
+        found[f"gradients.{name}"] = Latex(rf"\partial {loss} / \partial {network.latex(gradient.parameter)}")
+        found[f"updated.{name}"] = Latex(network.latex(gradient.parameter))
+    return found
+
+
+def _questions(derivation: chain.Derivation, shown: Pass, solution: numeric.Solution, decimals: int) -> tuple[Question, ...]:
+    """The numbered questions of a one-example sheet in page order, named as `check` reads them, with their points.
+
+    The update table's rows are numbered after the last derivative, in the table's order.
+    """
+    network = derivation.network
+    course = network.spec.document
+    points = DEFAULT_POINTS | dict(course.points if course is not None else ())
+    label = labels(derivation)
+
+    def ask(number: int, answer: str, value: float) -> Question:
+        shown = Latex(printing.number(float(value), decimals=decimals, fixed=True))  # a column lines up on the point
+        return Question(number, answer, label[answer], float(value), shown, points[answer.partition(".")[0]])
+
+    forward = {network.latex(s): s.name for neuron in network.neurons for s in (neuron.z, neuron.a)}
+    questions = [ask(s.number, f"forward.{forward[s.lhs]}", solution.forward[forward[s.lhs]][0])
+                 for _, steps in shown.forward for s in steps]  # fmt: skip
+    questions += [ask(s.number, "loss", solution.loss) for s in shown.losses]
+    questions += [ask(d.number, f"deltas.{d.name}", solution.deltas[d.name][0]) for d in shown.deltas]
+    questions += [ask(g.number, f"gradients.{g.name}", solution.gradients[g.name]) for g in shown.gradients]
+    if shown.updates is not None:
+        by_name = {network.latex(p): p.name for p in network.parameters}
+        after = max((q.number for q in questions), default=0)
+        questions += [ask(after + i, f"updated.{by_name[row.cells[0]]}", solution.updated[by_name[row.cells[0]]])
+                      for i, row in enumerate(shown.updates.rows, start=1)]  # fmt: skip
+    return tuple(questions)
+
+
+def _numbered(table: Table, questions: Sequence[Question]) -> Table:
+    """The update table with each row's question number before its parameter."""
+    numbers = {q.label: q.number for q in questions if q.answer.startswith("updated.")}
+    rows = tuple(dataclasses.replace(row, cells=(Latex(rf"\text{{({numbers[row.cells[0]]})}}\ {row.cells[0]}"), *row.cells[1:]))
+                 for row in table.rows)  # fmt: skip
+    return dataclasses.replace(table, rows=rows)
 
 
 def is_concise(spec: Spec) -> bool:
@@ -348,6 +446,21 @@ def variant(spec: Spec, *, seed: int, index: int) -> tuple[tuple[Example, ...], 
         examples.append(Example(inputs, targets))
     parameters = {name: round(float(v), 2) for name, v in zip(spec.parameters, rng.uniform(-1, 1, len(spec.parameters)))}
     return tuple(examples), parameters
+
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a printed page without doubt
+CODE_LENGTH = 5
+
+
+def variant_code(examples: Sequence[Example], parameters: Mapping[str, float]) -> str:
+    """A short code for a variant's numbers (K7QF2), the same wherever they are written out: it matches a page to its key."""
+    numbers = repr([(e.inputs, e.targets) for e in examples]) + repr(sorted(parameters.items()))
+    value = int.from_bytes(hashlib.sha256(numbers.encode()).digest()[:8], "big")
+    digits = []
+    for _ in range(CODE_LENGTH):
+        value, digit = divmod(value, len(CODE_ALPHABET))
+        digits.append(CODE_ALPHABET[digit])
+    return "".join(digits)
 
 
 def with_numbers(spec: Spec, examples: Sequence[Example], parameters: Mapping[str, float]) -> Spec:

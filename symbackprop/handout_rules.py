@@ -80,13 +80,20 @@ def _derivative_name(network, layer: int) -> str:
 def _mistakes(derivation: chain.Derivation, loss: str) -> tuple[str, ...]:
     network = derivation.network
     z, a = sympy.symbols("z a")
+    depth = len(network.layers)
     kinds = ["half_dropped"] if loss == "half_squared_error" else []
-    sloped = [network.elementwise(layer) for layer in range(1, len(network.layers) + 1)
+    if loss == "binary_cross_entropy" and network.activation(depth) == "sigmoid":
+        kinds.append("bce_factor_kept")
+    sloped = [network.elementwise(layer) for layer in range(1, depth + 1)
               if network.activation(layer) not in (ops.SOFTMAX, "linear")]  # fmt: skip
     if sloped:
         kinds.append("derivative_left_out")
     if any(f.derivative(z, a) != f.derivative(z, z) for f in sloped):  # σ' written with σ: easily taken at z
         kinds.append("derivative_at_z")
-    if len(network.layers) > 1:
+    if any(network.activation(layer) == "tanh" for layer in range(1, depth + 1)):
+        kinds.append("wrong_derivative")
+    if any(len(network.layers[layer]) > 1 for layer in range(1, depth)):  # a hidden δ sums over the next layer
+        kinds.append("sum_forgotten")
+    if depth > 1:
         kinds.append("updated_weights_used")
     return (*kinds, "gradient_ascent", "rounded_early")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -11,14 +10,14 @@ from symbackprop import files
 from symbackprop.errors import SymbackpropError
 
 Input = tuple[str, str | Path]  # (what it is to the user, e.g. "the spec", its path)
-# the names render.write_variants gives a student's sheet and key: student_07.tex, student_07_key.pdf
-_SHEET = re.compile(r"student_(\d+)(?:_key)?\.(?:tex|pdf)")
 
 
 def inputs(spec: str, *, answers: str | None = None, data: str | None = None,
-           templates: str | None = None) -> list[Input]:  # fmt: skip
+           templates: str | None = None, roster: str | None = None) -> list[Input]:  # fmt: skip
     """The files a command reads, each with the name the user knows it by."""
     found: list[Input] = [("the spec", spec)]
+    if roster:
+        found.append(("the --students roster", roster))
     if answers:
         found.append(("the answers file", answers))
     if data:
@@ -43,12 +42,13 @@ def check_file(path: str | Path, *, option: str, reads: Sequence[Input]) -> None
                                    "choose another name")  # fmt: skip
 
 
-def check_folder(path: str | Path, *, count: int, reads: Sequence[Input]) -> None:
-    """Refuse a --variants folder that is a file, cannot be written, or holds a sheet's name that must not be replaced.
+def check_folder(path: str | Path, *, names: Iterable[str], reads: Sequence[Input]) -> None:
+    """Refuse a class set's folder that is a file, cannot be written, or holds one of `names` that must not be replaced.
 
     Raises:
         SymbackpropError: `path` exists but is not a folder, no folder can be made or written
-            there, or a sheet of the `count` students would replace a special file or an input.
+            there, or a file of the class set (`names`, as `class_set.file_names` lists them)
+            would replace a special file or an input.
     """
     folder = Path(path)
     special = files.not_regular(folder)
@@ -59,10 +59,9 @@ def check_folder(path: str | Path, *, count: int, reads: Sequence[Input]) -> Non
         raise SymbackpropError(f"-o: {folder}: cannot write in {existing} (permission denied or read-only)")
     if existing != folder:
         return  # a new folder holds nothing yet
-    width = len(str(count))
+    wanted = set(names)
     for entry in _entries(folder):
-        match = _SHEET.fullmatch(entry.name)
-        if match and len(match.group(1)) == width and 1 <= int(match.group(1)) <= count:
+        if entry.name in wanted:
             check_file(entry, option="-o", reads=reads)
 
 

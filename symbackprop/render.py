@@ -12,7 +12,10 @@ in beside the source under a name of ours (`logo_name`), never under the user's 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -20,14 +23,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import markupsafe
 
-from symbackprop import chain, files, handout, handout_tables, texchars
+from symbackprop import chain, check, files, handout, handout_tables, texchars
 from symbackprop import spec as spec_module
 from symbackprop.errors import SymbackpropError, shorten
 from symbackprop.printing import Latex
@@ -35,6 +39,7 @@ from symbackprop.printing import Latex
 TEMPLATE = "handout.tex.j2"
 JOB = "handout"  # fixed file name inside the build directory
 TIMEOUT = 120  # seconds per TeX run
+AUXILIARY = (".aux", ".out")  # what one TeX pass writes for the next: labels, longtable widths, PDF bookmarks
 INSTALL_HINT = 'no LaTeX found: install TeX Live (pdflatex) or run pip install "symbackprop[pdf]"'
 LOGO = "logo"  # the course logo's file name (before .png, .jpg or .pdf) in a PDF's build directory
 _ASSET = re.compile(r"[A-Za-z0-9_-]+\.(?:png|jpg|pdf)")  # names of ours only: nothing TeX would read as markup
@@ -62,13 +67,21 @@ def escape(text: object) -> Latex:
 
 
 def environment(templates: str | Path | None = None) -> jinja2.Environment:
-    """The Jinja2 environment: the teacher's folder first (when given), then the shipped templates."""
+    """The Jinja2 environment: the teacher's folder first (when given), then the shipped templates.
+
+    One environment per folder is kept, so a class set compiles each template once; its loaders
+    still notice a template edited since (Jinja2 checks the file's time before reusing it).
+    """
+    if templates is not None and not Path(templates).is_dir():
+        raise SymbackpropError(f"--templates: {templates}: not a directory of *.tex.j2 templates")
+    return _environment(None if templates is None else str(Path(templates).resolve()))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(templates: str | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
-        folder = Path(templates)
-        if not folder.is_dir():
-            raise SymbackpropError(f"--templates: {folder}: not a directory of *.tex.j2 templates")
-        loaders.append(jinja2.FileSystemLoader(str(folder)))
+        loaders.append(jinja2.FileSystemLoader(templates))
     loaders.append(jinja2.FileSystemLoader(str(shipped_templates())))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -184,6 +197,18 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
         LatexError: TeX stopped; the message has its error lines and the path of its log,
             kept next to `path` with the suffix .log.
     """
+    return _compile(tex, path, command=command, timeout=timeout, assets=assets)[0]
+
+
+def _compile(tex: str, path: str | Path, *, command: Sequence[str] | None = None, timeout: float = TIMEOUT,
+             assets: Mapping[str, bytes] | None = None,
+             known: Mapping[str, bytes] | None = None) -> tuple[Path, dict[str, bytes]]:  # fmt: skip
+    """`compile_pdf`, and the auxiliary files TeX wrote (by suffix, of AUXILIARY).
+
+    `known`: auxiliary files of a document laid out like this one (another student's sheet), put in the
+    build directory first. When TeX writes them back unchanged, its first pass already read what a
+    second would, and pdflatex runs once instead of twice.
+    """
     assets = dict(assets or {})
     for name in assets:
         if not _ASSET.fullmatch(name) or name.startswith(f"{JOB}."):
@@ -201,7 +226,10 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
         source.write_text(tex, encoding="utf-8")
         for name, data in assets.items():
             (Path(build) / name).write_bytes(data)
-        runs = 1 if Path(command[0]).name == "latexmk" else 2  # pdflatex twice for the page references
+        before = {suffix: data for suffix, data in (known or {}).items() if suffix in AUXILIARY}
+        for suffix, data in before.items():
+            (Path(build) / f"{JOB}{suffix}").write_bytes(data)
+        runs = 1 if Path(command[0]).name == "latexmk" else 2  # latexmk decides itself; pdflatex twice for the references
         for _ in range(runs):
             try:
                 status = _run_group([*command, *safe, source.name], cwd=build, env=env, timeout=timeout)
@@ -213,7 +241,12 @@ def compile_pdf(tex: str, path: str | Path, *, command: Sequence[str] | None = N
             if status != 0:
                 errors = shorten(_errors(Path(build) / f"{JOB}.log"), limit=240)
                 raise LatexError(f"{command[0]} failed: {errors}; {_keep_log(Path(build) / f'{JOB}.log', path)}")
-        return files.write_atomic(path, (Path(build) / f"{JOB}.pdf").read_bytes())
+            after = {suffix: (Path(build) / f"{JOB}{suffix}").read_bytes() for suffix in AUXILIARY
+                     if (Path(build) / f"{JOB}{suffix}").is_file()}  # fmt: skip
+            if after == before:  # this pass read what it wrote: another would change nothing
+                break
+            before = after
+        return files.write_atomic(path, (Path(build) / f"{JOB}.pdf").read_bytes()), after
 
 
 def _keep_log(log: Path, output: str | Path) -> str:
@@ -332,39 +365,131 @@ def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: i
                    templates: str | Path | None = None, pdf: bool = True, **options: Any) -> list[Path]:  # fmt: skip
     """An exercise sheet and its answer key for each of `count` students, each with their own numbers.
 
-    The numbers come from `handout.variant(spec, seed=seed, index=i)`, so the same
-    seed writes the same files. Each sheet is written as .tex, and also as .pdf when
-    `pdf` is set and a TeX is available. `options` are `handout.build`'s (not mode,
-    examples, parameters or student, which each sheet sets).
+    The numbers come from `handout.variant(spec, seed=seed, index=i)`, so the same seed writes the
+    same files, named student_1.tex, student_1_key.tex, ... (zero-padded to the width of `count`).
+    `options` are `handout.build`'s (not mode, examples, parameters or student, which each sheet sets).
+    `class_set.write` adds each student's spec, answer template and a class list.
 
     Raises:
         SymbackpropError: bad count, or no TeX while `pdf` is set (the .tex files are written first).
     """
     if count < 1:
         raise SymbackpropError(f"--variants: must be at least 1, got {count}")
+    spec = derivation.network.spec
+
+    def documents() -> Iterator[tuple[str, handout.Document]]:
+        for i in range(1, count + 1):
+            examples, parameters = handout.variant(spec, seed=seed, index=i)
+            number = f"{i:0{len(str(count))}d}"
+            student = handout.Student(number, handout.variant_code(examples, parameters), check.DECIMALS)
+            yield from sheet_and_key(f"student_{number}", handout.build(
+                derivation, mode="solutions", examples=examples, parameters=parameters, student=student, **options))  # fmt: skip
+
+    return write_documents(folder, documents(), templates=templates, pdf=pdf)
+
+
+def sheet_and_key(stem: str, key: handout.Document) -> tuple[tuple[str, handout.Document], ...]:
+    """A student's exercise sheet and key, by file stem: one document, built once, in its two modes."""
+    return (stem, dataclasses.replace(key, mode="exercise")), (f"{stem}_key", key)
+
+
+def write_documents(folder: str | Path, documents: Iterable[tuple[str, handout.Document]], *,
+                    templates: str | Path | None = None, pdf: bool = True, jobs: int | None = None) -> list[Path]:  # fmt: skip
+    """Write each (stem, document) as <stem>.tex in `folder` and compile it to .pdf, `jobs` TeX runs at a time.
+
+    TeX starts on a document while the next ones are still being built (`documents` may be a generator).
+    The first document of each mode (sheet, key) is compiled from scratch; the others of its mode start
+    from its auxiliary files (see `_compile`), so that most need one pdflatex pass, not two. pdflatex is
+    called directly where there is one: latexmk's own start-up costs more than the pass it would save.
+
+    Returns:
+        The .tex files, then the .pdf files, each in the order given.
+
+    Raises:
+        SymbackpropError: no TeX while `pdf` is set (the .tex files are written first).
+        LatexError: a document did not compile (those already running finish first).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    spec = derivation.network.spec
-    width = len(str(count))
+    command = (["pdflatex"] if shutil.which("pdflatex") else backend()) if pdf else None
+    pool = futures.ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) if command else None  # TeX: own processes
     written: list[Path] = []
-    sheets = []
-    logo = None
-    for i in range(1, count + 1):
-        examples, parameters = handout.variant(spec, seed=seed, index=i)
-        for mode, suffix in (("exercise", ""), ("solutions", "_key")):
-            document = handout.build(derivation, mode=mode, examples=examples, parameters=parameters,
-                                     student=f"{i:0{width}d}", **options)  # fmt: skip
-            if not sheets:
-                logo = _read_logo(document.course)  # once: every sheet has the spec's course header
-            path = folder / f"student_{i:0{width}d}{suffix}.tex"
+    compiling: list[futures.Future] = []
+    leading: dict[str, futures.Future] = {}  # the first document of each mode
+    logo: tuple[str, bytes] | None = None
+    try:
+        for stem, document in documents:
+            if not written:
+                logo = _read_logo(document.course)  # once: a class set shares the spec's course header
+            path = folder / f"{stem}.tex"
             asset = None if logo is None else (logo_name(logo[0], path), logo[1])
             text = latex(document, templates=templates, logo=None if asset is None else asset[0])
             written.append(_write_tex(path, text, asset))
-            sheets.append((path.with_suffix(".pdf"), text, asset))
-    if pdf:
-        command = backend()
-        if command is None:
+            if pool is None:
+                continue
+            options = {"command": command, "assets": dict([asset]) if asset else None}
+            if document.mode in leading:
+                compiling.append(pool.submit(_compile_after, leading[document.mode], text, path.with_suffix(".pdf"), **options))
+            else:
+                compiling.append(leading.setdefault(document.mode, pool.submit(_compile, text, path.with_suffix(".pdf"), **options)))
+        if pdf and command is None:
             raise SymbackpropError(f"{INSTALL_HINT}; wrote the .tex files in {folder}")
-        written += [compile_pdf(text, path, command=command, assets=dict([asset]) if asset else None)
-                    for path, text, asset in sheets]  # fmt: skip
-    return written
+        return written + [future.result()[0] for future in compiling]
+    finally:  # stopped (Ctrl-C) or failed: start no more TeX runs; those running end within their timeout
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _compile_after(lead: futures.Future, tex: str, path: Path, **options: Any) -> tuple[Path, dict[str, bytes]]:
+    """`_compile`, starting from the auxiliary files of `lead`'s document once it is done."""
+    return _compile(tex, path, known=lead.result()[1], **options)
+
+
+def render_text(name: str, *, templates: str | Path | None = None, lang: str = "en", **context: Any) -> str:
+    """A LaTeX document from template `name` (feedback.tex.j2), with the handouts' escaping and language files.
+
+    Raises:
+        SymbackpropError: no language `lang`, or a template that fails.
+    """
+    try:
+        return environment(templates).get_template(name).render(**context)
+    except jinja2.TemplateNotFound as exc:
+        if exc.name == f"lang/{lang}.tex.j2":
+            raise SymbackpropError(f"--lang: no language '{shorten(lang)}': {exc.name} is neither shipped nor in --templates") from None
+        raise SymbackpropError(f"template {exc.name} not found in {templates or shipped_templates()}") from None
+    except jinja2.TemplateError as exc:
+        raise SymbackpropError(f"--templates: {type(exc).__name__}: {exc}") from None
+
+
+def compile_all(documents: Sequence[tuple[str, Path]], *, jobs: int | None = None) -> list[Path]:
+    """Compile each (LaTeX, pdf path), `jobs` TeX runs at a time (default: one per core); the PDFs in that order.
+
+    Raises:
+        SymbackpropError: no TeX is available.
+        LatexError: a document did not compile (those already running finish first).
+    """
+    command = ["pdflatex"] if shutil.which("pdflatex") else backend()
+    if command is None:
+        raise SymbackpropError(INSTALL_HINT)
+    with futures.ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:  # each TeX in its own process
+        done = [pool.submit(compile_pdf, text, path, command=command) for text, path in documents]
+        try:
+            return [future.result() for future in done]
+        finally:  # a failure or Ctrl-C: start no more TeX runs
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def text_environment(templates: str | Path | None = None) -> jinja2.Environment:
+    """An environment for plain-text templates (a class set's answers file): the same folders, no LaTeX escaping.
+
+    Its templates print only values of ours (numbers, names checked to an alphabet); `yaml_key` quotes a name for YAML.
+    """
+    base = environment(templates)
+    text = base.overlay(finalize=None)
+    text.filters = {**base.filters, "yaml_key": _yaml_key}  # an overlay shares its base's dict: a copy of its own
+    return text
+
+
+def _yaml_key(name: str) -> str:
+    # a plain identifier as it is; anything else double-quoted (JSON's string escapes are YAML's too)
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else json.dumps(name)

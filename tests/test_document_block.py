@@ -137,11 +137,11 @@ def test_every_logo_kind_is_accepted(tmp_path, monkeypatch):
         assert spec.read_logo(tmp_path / name) == (kind, data)
 
 
-CHOICES = "valid keys: course, date, author, institution, logo"
+CHOICES = "valid keys: course, date, author, institution, logo, points"
 ADVICE = "use Latin letters, Greek letters or common maths symbols"
 TEXT_ERRORS = [
-    ([1, 2], "document: must be a mapping with the keys course, date, author, institution, logo; got a list"),
-    ("ML 1", "document: must be a mapping with the keys course, date, author, institution, logo; got a string"),
+    ([1, 2], "document: must be a mapping with the keys course, date, author, institution, logo, points; got a list"),
+    ("ML 1", "document: must be a mapping with the keys course, date, author, institution, logo, points; got a string"),
     ({"cours": "x"}, f"document.cours: unknown key (did you mean 'course'?); {CHOICES}"),
     ({"title": "x"}, f"document.title: unknown key; {CHOICES}"),
     ({"course": 101}, "document.course: must be text, got a number; put it in quotes"),

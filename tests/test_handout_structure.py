@@ -318,3 +318,15 @@ def test_every_word_has_a_macro_in_the_language_template():
         for kind in document.rules.mistakes:
             assert kind in mistakes.KINDS
             assert str(words.mistake(kind)).strip() != kind  # worded, not the fallback
+
+
+def test_the_mistakes_box_lists_what_the_checker_finds_in_this_network():
+    boxes = {}
+    for name in ("seed_2_2_1.yaml", "classifier_2_1_1.yaml", "softmax_2_3_2.yaml"):
+        derivation = sbp.derive(sbp.load_spec(EXAMPLES / name))
+        boxes[name] = handout.build(derivation).rules.mistakes
+        catalogued = {m.kind for m in mistakes.catalogue(mistakes.program(derivation))}
+        assert set(boxes[name]) <= catalogued, name  # the box warns only of mistakes this network allows
+    assert "bce_factor_kept" in boxes["classifier_2_1_1.yaml"] and "half_dropped" not in boxes["classifier_2_1_1.yaml"]
+    assert "sum_forgotten" in boxes["softmax_2_3_2.yaml"]  # three hidden neurons feed two outputs
+    assert "sum_forgotten" not in boxes["seed_2_2_1.yaml"]  # one output: a hidden δ has one path
