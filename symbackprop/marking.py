@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from symbackprop import api, chain, check, class_set, files, handout, printing, render
+from symbackprop import (
+    api,
+    chain,
+    check,
+    class_set,
+    files,
+    handout,
+    printing,
+    render,
+    student_sheet,
+)
 from symbackprop import spec as spec_module
 from symbackprop.errors import AnswersError, InputFileError, SymbackpropError
 from symbackprop.printing import Latex
@@ -148,7 +158,7 @@ def mark(students: Sequence[Student], answers: Mapping[str, Path], *, credit: fl
             results.append(Result(student, "missing", {q.number: 0.0 for q in student.questions}, None))
             continue
         try:
-            given = check.load_answers(path)
+            given = student_sheet.load(path)
         except AnswersError as exc:
             if exc.what.startswith("no values given"):  # the template handed in as it was
                 results.append(Result(student, "blank", {q.number: 0.0 for q in student.questions}, None, source=path))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from symbackprop.check import Written
+    from symbackprop.student_sheet import Written
 
 POINT_MOVES = (-2, -1, 1, 2)  # powers of ten a decimal point slips by
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop import api, check, cli, spec
+from symbackprop import api, check, cli, spec, student_sheet
 from symbackprop.errors import AnswersError, InputFileError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def derivation():
 
 
 def marks(derivation, raw: dict, **options) -> dict[str, check.Mark]:
-    marking = check.check(derivation, check.answers_from_mapping(raw), **options)
+    marking = check.check(derivation, student_sheet.from_mapping(raw), **options)
     return {m.name: m for m in marking.marks}
 
 
@@ -64,13 +64,13 @@ def marks(derivation, raw: dict, **options) -> dict[str, check.Mark]:
     ("1.5e-3", 0.0015, 4), ("2e3", 2000.0, -3), ("1.25E+1", 12.5, 1),
 ])  # fmt: skip
 def test_written_precision_comes_from_the_text(text, value, decimals):
-    number = check.written(text)
+    number = student_sheet.written(text)
     assert (number.value, number.decimals) == (value, decimals)
 
 
 def test_text_that_is_not_a_number_is_refused():
     with pytest.raises(AnswersError, match=r"^forward.h1: 'about 0.58' is not a number; write a decimal"):
-        check.written("about 0.58", where="forward.h1")
+        student_sheet.written("about 0.58", where="forward.h1")
 
 
 def test_a_value_agrees_at_the_precision_it_is_written_with(derivation):
@@ -93,13 +93,13 @@ def test_an_explicit_tolerance_replaces_the_written_precision(derivation):
 
 
 def test_a_fully_correct_sheet_at_four_decimals_passes(derivation):
-    marking = check.check(derivation, check.answers_from_mapping(written_sheet(reference(), 4)))
+    marking = check.check(derivation, student_sheet.from_mapping(written_sheet(reference(), 4)))
     assert marking.ok and {m.status for m in marking.marks} == {"correct"}
     assert len(marking.marks) == 6 + 1 + 3 + 9 + 9
 
 
 def test_a_sheet_worked_with_four_decimal_intermediates_passes(derivation):
-    marking = check.check(derivation, check.answers_from_mapping(written_sheet(reference(round_to=4), 4)))
+    marking = check.check(derivation, student_sheet.from_mapping(written_sheet(reference(round_to=4), 4)))
     assert marking.ok
     for m in marking.marks:
         if m.status == "carried_forward":
@@ -119,7 +119,7 @@ def test_one_early_error_is_the_root_cause_and_the_rest_is_carried_forward(deriv
            "loss": f"{0.5 * (y - T) ** 2:.5f}", "deltas": {"delta3": f"{d3:.5f}", "delta1": f"{d1:.6f}"},
            "gradients": {"w11": f"{d1 * X1:.6f}", "w31": f"{d3 * h1:.5f}"},
            "updated": {"w31": f"{W['w31'] - ETA * d3 * h1:.5f}"}}  # fmt: skip
-    marking = check.check(derivation, check.answers_from_mapping(raw))
+    marking = check.check(derivation, student_sheet.from_mapping(raw))
     status = {m.name: m.status for m in marking.marks}
     assert status.pop("forward.z1") == "wrong" and status.pop("forward.h2") == "correct"
     assert set(status.values()) == {"carried_forward"}, status
@@ -143,26 +143,26 @@ def test_unknown_quantity_names_list_the_valid_ones(derivation):
     with pytest.raises(AnswersError, match=r"gradients.w99: no quantity named 'w99'.*gradients names: w11, w12, "):
         marks(derivation, {"gradients": {"w99": "0.1"}})
     with pytest.raises(AnswersError, match=r"^answers: gradient: unknown section \(did you mean 'gradients'\?\); valid: "):
-        check.answers_from_mapping({"gradient": {"w11": "0.1"}})
+        student_sheet.from_mapping({"gradient": {"w11": "0.1"}})
 
 
 def test_malformed_answers_are_refused():
     with pytest.raises(AnswersError, match=r"^answers: gradients.w11: must be one number"):
-        check.answers_from_mapping({"gradients": {"w11": [0.33, 0.35]}})  # a batch's gradient is one mean
+        student_sheet.from_mapping({"gradients": {"w11": [0.33, 0.35]}})  # a batch's gradient is one mean
     with pytest.raises(AnswersError, match=r"^answers: forward.z1\[2\]: must be one number"):
-        check.answers_from_mapping({"forward": {"z1": [0.33, [0.35]]}})
+        student_sheet.from_mapping({"forward": {"z1": [0.33, [0.35]]}})
     with pytest.raises(AnswersError, match=r"^answers: forward\[1\]: must map names to numbers, one mapping per"):
-        check.answers_from_mapping({"forward": [0.33]})
+        student_sheet.from_mapping({"forward": [0.33]})
     with pytest.raises(AnswersError, match=r"^answers: forward: must map names to numbers"):
-        check.answers_from_mapping({"forward": 0.33})
+        student_sheet.from_mapping({"forward": 0.33})
     with pytest.raises(AnswersError, match=r"^answers: no values given"):
-        check.answers_from_mapping({"forward": {"z1": None}, "loss": None})
+        student_sheet.from_mapping({"forward": {"z1": None}, "loss": None})
 
 
 def test_a_spec_without_an_example_is_refused():
     spec = api.build_spec(layers=[1, 1], loss="half_squared_error", parameters={"w11": 0.5, "b1": 0.0})
     with pytest.raises(AnswersError, match=r"^spec: check needs the example the sheet works: give the spec inputs"):
-        check.check(api.derive(spec), check.answers_from_mapping({"loss": "0.1"}))
+        check.check(api.derive(spec), student_sheet.from_mapping({"loss": "0.1"}))
 
 
 @pytest.mark.parametrize(("name", "content"), [
@@ -173,19 +173,19 @@ def test_a_spec_without_an_example_is_refused():
 def test_files_keep_the_written_precision(tmp_path, name, content):
     path = tmp_path / name
     path.write_text(content)
-    answers = check.load_answers(path)
-    assert answers == {"forward.h1": check.Written("0.58180", 0.5818, 5), "loss": check.Written("0.0097", 0.0097, 4)}
+    answers = student_sheet.load(path)
+    assert answers == {"forward.h1": student_sheet.Written("0.58180", 0.5818, 5), "loss": student_sheet.Written("0.0097", 0.0097, 4)}
 
 
 def test_unreadable_answers_files(tmp_path):
     with pytest.raises(InputFileError, match=r"no such file"):
-        check.load_answers(tmp_path / "missing.yaml")
+        student_sheet.load(tmp_path / "missing.yaml")
     (tmp_path / "bad.yaml").write_text("forward: {z1: 0.33\n")
     with pytest.raises(InputFileError, match=r"bad.yaml:\d+: invalid YAML"):
-        check.load_answers(tmp_path / "bad.yaml")
+        student_sheet.load(tmp_path / "bad.yaml")
     (tmp_path / "twice.yaml").write_text("loss: 0.1\nloss: 0.2\n")
     with pytest.raises(AnswersError, match=r"twice.yaml:2: loss: given twice \(first on line 1\)$"):
-        check.load_answers(tmp_path / "twice.yaml")
+        student_sheet.load(tmp_path / "twice.yaml")
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

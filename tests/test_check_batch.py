@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import hand
 import pytest
 import yaml
 
-import hand
 import symbackprop as sbp
-from symbackprop import check, cli
+from symbackprop import check, cli, student_sheet
 from symbackprop.errors import AnswersError
 
 BATCH = yaml.safe_load((Path(__file__).resolve().parent.parent / "examples" / "batch_2_2_1.yaml").read_text())
@@ -50,13 +50,13 @@ def derivation():
 
 def test_a_right_batch_sheet_passes_in_either_shape(derivation):
     sheet = worked()
-    assert check.check(derivation, check.answers_from_mapping(sheet)).ok
+    assert check.check(derivation, student_sheet.from_mapping(sheet)).ok
     per_example = [{name: values[n] for name, values in sheet["forward"].items()} for n in range(3)]
-    assert check.check(derivation, check.answers_from_mapping({**sheet, "forward": per_example})).ok
+    assert check.check(derivation, student_sheet.from_mapping({**sheet, "forward": per_example})).ok
 
 
 def test_every_quantity_of_every_example_is_marked(derivation):
-    marking = check.check(derivation, check.answers_from_mapping(worked()))
+    marking = check.check(derivation, student_sheet.from_mapping(worked()))
     names = [m.name for m in marking.marks]
     assert "forward.z1[3]" in names and "deltas.delta2[2]" in names and "gradients.w11" in names
     labels = {m.name: m.label for m in marking.marks}
@@ -66,7 +66,7 @@ def test_every_quantity_of_every_example_is_marked(derivation):
 @pytest.mark.parametrize(("mean", "kind"), [("sum", "batch_sum"), ("divided_twice", "batch_divided_twice"),
                                             ("example_2", "batch_one_example")])  # fmt: skip
 def test_the_mistakes_of_a_mean_are_named(derivation, mean, kind):
-    marking = check.check(derivation, check.answers_from_mapping(worked(mean=mean, decimals=6)))
+    marking = check.check(derivation, student_sheet.from_mapping(worked(mean=mean, decimals=6)))
     root = marking.root_cause
     assert root.name == "loss" and root.mistakes == (kind,), root.diagnosis
     assert all(m.status == "correct" for m in marking.marks if m.name.startswith(("forward.", "deltas.")))
@@ -84,20 +84,20 @@ def test_the_mistakes_of_a_mean_are_named(derivation, mean, kind):
     ({"bias_left_out": 1}, "bias_left_out", "forward.z1[1]"),
 ])  # fmt: skip
 def test_a_mistake_made_in_every_example_is_named(derivation, slip, kind, first):
-    marking = check.check(derivation, check.answers_from_mapping(worked(slip)))
+    marking = check.check(derivation, student_sheet.from_mapping(worked(slip)))
     assert marking.root_cause.name == first and kind in marking.root_cause.mistakes, marking.root_cause.diagnosis
 
 
 def test_a_batch_sheet_for_a_single_example_or_the_other_way_round_is_one_clear_error(derivation, tmp_path, capsys):
     single = sbp.derive(sbp.build_spec(**one_example(0)))
     with pytest.raises(AnswersError, match=r"forward\.z1\[1\]: one value per example was given, but the spec has one example"):
-        check.check(single, check.answers_from_mapping({"forward": {"z1": ["0.33", "0.42"]}}))
+        check.check(single, student_sheet.from_mapping({"forward": {"z1": ["0.33", "0.42"]}}))
     with pytest.raises(AnswersError, match=r"forward\.z1: the spec has a batch of 3 examples: give one value per example"):
-        check.check(derivation, check.answers_from_mapping({"forward": {"z1": "0.33"}}))
+        check.check(derivation, student_sheet.from_mapping({"forward": {"z1": "0.33"}}))
     with pytest.raises(AnswersError, match=r"forward\.z1\[4\]: the spec has 3 examples; give at most one value for each"):
-        check.check(derivation, check.answers_from_mapping({"forward": {"z1": ["0.33", "0.42", "0.58", "0.1"]}}))
+        check.check(derivation, student_sheet.from_mapping({"forward": {"z1": ["0.33", "0.42", "0.58", "0.1"]}}))
     with pytest.raises(AnswersError, match=r"gradients\.w11: must be one number"):
-        check.answers_from_mapping({"gradients": {"w11": ["0.1", "0.2", "0.3"]}})
+        student_sheet.from_mapping({"gradients": {"w11": ["0.1", "0.2", "0.3"]}})
     # the CLI: one line, exit 2
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"forward": {"z1": "0.33"}}))

@@ -10,10 +10,9 @@ import math
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES
 
-from symbackprop import api, check, cli, spec
+from symbackprop import api, check, cli, spec, student_sheet
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "seed_2_2_1.yaml"
@@ -209,7 +208,7 @@ def test_an_error_worked_onwards_at_four_decimals_is_still_carried_forward(tmp_p
 
 def test_the_precision_asked_for_is_an_option():
     derivation = api.derive(spec.load(SEED))
-    answers = check.answers_from_mapping({"forward": {"h1": "0.58"}})
+    answers = student_sheet.from_mapping({"forward": {"h1": "0.58"}})
     assert check.check(derivation, answers).marks[0].status == "wrong"
     assert check.check(derivation, answers, decimals=2).marks[0].status == "correct"
     assert check.check(derivation, answers, tolerance=0.005).marks[0].status == "correct"

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import EXAMPLES
 
 import symbackprop as sbp
-from symbackprop import check, class_set, cli, handout, render
+from symbackprop import check, class_set, cli, handout, render, student_sheet
 from symbackprop import spec as spec_module
 from symbackprop.errors import AnswersError
-from conftest import EXAMPLES
 
 SEED_SPEC = EXAMPLES / "seed_2_2_1.yaml"
 HOSTILE = r"Zoë \input{/etc/passwd} & 50% $x$ #1 ~_^"
@@ -116,10 +116,10 @@ def test_the_answers_template_asks_what_the_sheet_numbers_in_the_shape_check_rea
     assert set(asked) == set(check.expected_values(sbp.derive(sbp.load_spec(SEED_SPEC))))  # all check can mark
     # check reads it: blank, it has no values; filled in, each answer lands on its quantity
     with pytest.raises(AnswersError, match="no values given"):
-        check.load_answers(tmp_path / "student_1_answers.yaml")
+        student_sheet.load(tmp_path / "student_1_answers.yaml")
     values = by_hand(yaml.safe_load((tmp_path / "student_1.yaml").read_text()))
     (tmp_path / "filled.yaml").write_text(fill(template, {n: f"{v:.6f}" for n, v in values.items()}))
-    answers = check.load_answers(tmp_path / "filled.yaml")
+    answers = student_sheet.load(tmp_path / "filled.yaml")
     assert {name: w.value for name, w in answers.items()} == {n: float(f"{v:.6f}") for n, v in values.items()}
 
 

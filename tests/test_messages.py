@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import EXAMPLES
 
-from symbackprop import api, check, cli, errors
+from symbackprop import api, cli, errors, student_sheet
 from symbackprop.errors import AnswersError, SymbackpropError
 
 SEED = EXAMPLES / "seed_2_2_1.yaml"
@@ -199,7 +199,7 @@ def test_an_answer_given_twice_is_located(tmp_path, capsys, name, content, where
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(AnswersError) as caught:
-        check.load_answers(path)
+        student_sheet.load(path)
     assert str(caught.value) == f"{path}{where}"
     assert one_line(*run(capsys, "check", SEED, path)) == f"{path}{where}"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop import api, check, mistakes
+from symbackprop import api, check, mistakes, student_sheet
 
 SPEC = dict(
     layers=[2, 2, 1], activation="sigmoid", loss="half_squared_error", learning_rate=0.1,
@@ -73,7 +73,7 @@ def derivation():
 
 
 def mark(derivation, values: dict, decimals: int = 6, **options) -> check.Marking:
-    return check.check(derivation, check.answers_from_mapping(sheet(values, decimals, **options)))
+    return check.check(derivation, student_sheet.from_mapping(sheet(values, decimals, **options)))
 
 
 def wrong(marking: check.Marking) -> set[str]:
@@ -156,7 +156,7 @@ def test_intermediate_rounding_says_how_many_digits(derivation):
 
 
 def test_a_value_no_mistake_explains_says_so(derivation):
-    marking = check.check(derivation, check.answers_from_mapping({"forward": {"h1": "0.9123"}}))
+    marking = check.check(derivation, student_sheet.from_mapping({"forward": {"h1": "0.9123"}}))
     (only,) = marking.marks
     assert only.status == "wrong" and only.diagnosis == check.NO_EXPLANATION and only.mistakes == ()
 
@@ -166,7 +166,7 @@ def test_random_values_are_rarely_explained(derivation):
     rng = random.Random(0)
     explained = 0
     for _ in range(20):
-        answers = check.answers_from_mapping({"gradients": {"w11": f"{rng.uniform(-0.05, 0.05):.6f}"}})
+        answers = student_sheet.from_mapping({"gradients": {"w11": f"{rng.uniform(-0.05, 0.05):.6f}"}})
         explained += bool(check.check(derivation, answers).marks[0].mistakes)
     assert explained <= 1
 

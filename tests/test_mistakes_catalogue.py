@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import symbackprop as sbp
-from symbackprop import check, mistakes
+from symbackprop import check, mistakes, student_sheet
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TANH_3_2_1 = dict(
@@ -130,7 +130,7 @@ CASES = [
 @pytest.mark.parametrize(("network", "slip", "kind"), CASES, ids=[f"{c[2]}-{c[0]}-{c[1]}" for c in CASES])
 def test_the_first_wrong_value_is_found_and_the_injected_kind_named(derivations, network, slip, kind):
     sheet = written(worked(NETWORKS[network], **slip))
-    marking = check.check(derivations[network], check.answers_from_mapping(sheet))
+    marking = check.check(derivations[network], student_sheet.from_mapping(sheet))
     right = flat(written(worked(NETWORKS[network])))
     first = next(m.name for m in marking.marks if flat(sheet)[m.name] != right[m.name])  # marks are in computation order
     assert marking.root_cause is not None and marking.root_cause.name == first
@@ -147,12 +147,12 @@ def test_the_hand_calculation_agrees_with_the_engine(derivations):
 
 def test_a_correct_sheet_at_4_decimals_is_all_right(derivations):
     for network, derivation in derivations.items():
-        assert check.check(derivation, check.answers_from_mapping(written(worked(NETWORKS[network])))).ok, network
+        assert check.check(derivation, student_sheet.from_mapping(written(worked(NETWORKS[network])))).ok, network
 
 
 def test_the_diagnoses_name_the_step_and_the_values(derivations):
     def diagnosis(network: str, **slip) -> str:
-        answers = check.answers_from_mapping(written(worked(NETWORKS[network], **slip)))
+        answers = student_sheet.from_mapping(written(worked(NETWORKS[network], **slip)))
         return check.check(derivations[network], answers).root_cause.diagnosis
 
     assert diagnosis("seed_2_2_1", bias_left_out=3) == "the bias b3 was left out of z3"

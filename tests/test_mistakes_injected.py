@@ -13,12 +13,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import hand
 import pytest
 import yaml
 
-import hand
 import symbackprop as sbp
-from symbackprop import check, mistakes
+from symbackprop import check, mistakes, student_sheet
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NETWORKS = {
@@ -154,7 +154,7 @@ def sheet(network: str, slip: dict, decimals: int, carry: bool) -> tuple[dict[st
     return texts, touched
 
 
-def answers(texts: dict[str, str]) -> check.Answers:
+def answers(texts: dict[str, str]) -> student_sheet.Answers:
     nested: dict = {}
     for name, written in texts.items():
         section, _, quantity = name.partition(".")
@@ -162,7 +162,7 @@ def answers(texts: dict[str, str]) -> check.Answers:
             nested.setdefault(section, {})[quantity] = written
         else:
             nested[section] = written
-    return check.answers_from_mapping(nested)
+    return student_sheet.from_mapping(nested)
 
 
 @pytest.mark.parametrize("carry", [True, False], ids=["carrying", "full"])
