@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from math import prod
 
@@ -97,12 +98,14 @@ def expandable(layers: tuple[int, ...]) -> bool:
     return connections <= EXPAND_LIMIT and len(layers) - 1 <= EXPAND_DEPTH and math.prod(layers[:-1]) <= EXPAND_PRODUCT
 
 
-def derive(network: Network, *, expand: bool | None = None) -> Derivation:
+def derive(network: Network, *, expand: bool | None = None, only: Collection[str] | None = None) -> Derivation:
     """Derive ∂L/∂p for every parameter p of `network` by the chain rule.
 
     Args:
         expand: write gradients in inputs, targets and parameters; by default
             only when `expandable(network.spec.layers)`.
+        only: the names of the parameters whose gradients are wanted (default: all);
+            every δ is still derived, as each gradient's δ form rests on them.
     """
     loss_derivatives = {y: sympy.diff(network.loss, y) for y in network.outputs}
     deltas = _deltas(network, loss_derivatives)
@@ -116,7 +119,7 @@ def derive(network: Network, *, expand: bool | None = None) -> Derivation:
     expanded_values = _expanded_values(network, deltas) if expand else None
 
     gradients = {}
-    for parameter in network.parameters:
+    for parameter in network.parameters if only is None else [p for p in network.parameters if p.name in only]:
         places = occurrences[parameter]
         delta_form = sympy.Add(*(o.neuron.delta * o.local for o in places))
         n_paths = sum(path_counts[o.neuron.z] for o in places)

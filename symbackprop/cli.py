@@ -85,27 +85,27 @@ def _selected(derivation, wanted: Sequence[str] | None) -> list[str]:
 
 
 def run_solve(args: argparse.Namespace) -> int:
-    from symbackprop import finite_diff, numeric, report
+    from symbackprop import api, report, spec
 
-    spec, derivation = _load(args.spec)
-    if not spec.examples:
+    loaded = spec.load(args.spec)
+    if not loaded.examples:
         raise SymbackpropError(f"{args.spec}: inputs: missing; solve needs inputs and targets (or data) to compute numbers")
-    evaluator = numeric.Evaluator(derivation)
-    solution = evaluator.solve(spec.examples, spec.parameters, learning_rate=spec.learning_rate, frozen=spec.frozen)
-    check = finite_diff.gradcheck(evaluator, spec.examples, spec.parameters, solution.gradients)
+    solution, check = api.solve_checked(loaded)  # per weight, or by whole layers past api.PER_WEIGHT_SOLVE
     if args.json:
-        _print_json(report.solution_json(derivation, solution, check))
+        _print_json(report.solution_json(loaded, solution, check))
     else:
-        _say(report.solution_text(derivation, solution, check, decimals=args.decimals))
+        _say(report.solution_text(loaded, solution, check, decimals=args.decimals))
     return EXIT_OK
 
 
 def run_derive(args: argparse.Namespace) -> int:
-    from symbackprop import chain, report
+    from symbackprop import api, chain, report, spec
 
     if args.form == "vector":
         return _derive_vector(args)
-    _, derivation = _load(args.spec)
+    loaded = spec.load(args.spec)
+    known = args.param and set(args.param) <= loaded.parameters.keys()
+    derivation = api.derive(loaded, only=args.param if known else None)  # only what is asked; a wrong name is refused next
     names = _selected(derivation, args.param)
     if args.json:
         proof = chain.prove(derivation) if derivation.expanded_values is not None and not args.no_proof else None
@@ -116,10 +116,10 @@ def run_derive(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from symbackprop import check
+    from symbackprop import check, student_sheet
 
     _, derivation = _load(args.spec)
-    answers = check.load_answers(args.answers)
+    answers = student_sheet.load(args.answers)
     marking = check.check(derivation, answers, tolerance=args.tolerance, source=args.answers,
                           decimals=check.DECIMALS if args.decimals is None else args.decimals)
     if args.json:
@@ -130,34 +130,51 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_OK if marking.ok else EXIT_FAILED
 
 
+def run_mark(args: argparse.Namespace) -> int:
+    from symbackprop import files, handout, marking, outputs
+
+    students = marking.read_class(args.class_dir)
+    found, unmatched = marking.answer_files(args.answers, students)
+    reads = [("an answers file", path) for path in found.values()] + [("a student's spec", s.spec) for s in students]
+    for option, path in (("-o", args.output), ("--plot", args.plot)):
+        if path is not None:
+            outputs.check_file(path, option=option, reads=reads)
+    if args.feedback is not None:
+        if not handout.LANGUAGE.fullmatch(args.lang):
+            raise SymbackpropError(f"--lang: '{shorten(args.lang)}' is not a language code; valid: en, de, fr "
+                                   "(or lang/<code>.tex.j2 in --templates)")  # fmt: skip
+        outputs.check_folder(args.feedback, names=[f"{s.stem}_feedback.pdf" for s in students], reads=reads)
+    results = marking.mark(students, found, credit=args.carried_forward_credit, decimals=args.decimals)
+    if args.feedback is not None:
+        marking.write_feedback(results, args.feedback, lang=args.lang, templates=args.templates)
+    if args.output is not None:
+        files.write_atomic(args.output, marking.grades_csv(results))
+    if args.plot is not None:
+        marking.plot(results, args.plot)
+    if args.json:
+        _print_json(marking.results_json(results))
+    else:
+        _say(marking.summary_text(results, unmatched=unmatched))
+    return EXIT_FAILED if any(r.status == "unreadable" for r in results) else EXIT_OK
+
+
 def run_handout(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from symbackprop import handout, outputs, render
 
     output = Path(args.output)
-    reads = outputs.inputs(args.spec, data=args.data, templates=args.templates)
-    if args.variants is not None:
-        outputs.check_folder(output, count=args.variants, reads=reads)
+    reads = outputs.inputs(args.spec, data=args.data, templates=args.templates, roster=args.students)
+    if args.variants is not None or args.students is not None:
+        return _class_set(args, output, reads)
+    if args.combine:
+        raise SymbackpropError("--combine: only used with --variants N or --students roster.csv")
     else:
         outputs.check_file(output, option="-o", reads=reads)
         if output.suffix == ".pdf" and render.backend() is None:  # the .tex is written instead
             outputs.check_file(output.with_suffix(".tex"), option="-o", reads=reads)
     loaded, derivation = _load(args.spec)
     training = _handout_training(args, loaded)
-    if args.variants is not None:
-        if training is not None:
-            raise SymbackpropError("--train: not with --variants; a training section goes in a single handout")
-        try:
-            written = render.write_variants(derivation, output, count=args.variants, seed=args.seed or 0,
-                                            decimals=args.decimals, params=args.param, templates=args.templates,
-                                            gradient_check=not args.no_check, paper=args.paper,
-                                            font_size=args.font_size, lang=args.lang, sections=args.sections,
-                                            steps=args.steps)  # fmt: skip
-        except OSError as exc:  # the folder could not be made (a race, or a file system that refuses)
-            raise SymbackpropError(f"-o: {output}: cannot write the sheets there ({exc.strerror})") from None
-        _say(f"wrote {len(written)} files in {output} ({args.variants} students: exercise sheet and answer key each)")
-        return EXIT_OK
     if args.seed is not None:
         raise SymbackpropError("--seed: only used with --variants N")
     if output.suffix not in (".pdf", ".tex"):
@@ -171,6 +188,31 @@ def run_handout(args: argparse.Namespace) -> int:
         _say(f"symbackprop: {render.INSTALL_HINT}; wrote {tex} instead", file=sys.stderr)
         return EXIT_FAILED
     _say(f"wrote {made.write(output)}")
+    return EXIT_OK
+
+
+def _class_set(args: argparse.Namespace, output, reads) -> int:
+    """handout --variants N / --students roster.csv: a class set in the folder -o."""
+    from symbackprop import class_set, outputs, spec
+
+    if args.variants is not None and args.students is not None:
+        raise SymbackpropError("--variants: not with --students; the roster gives the class (one variant per student)")
+    if args.train is not None:
+        raise SymbackpropError("--train: not with --variants; a training section goes in a single handout")
+    roster = class_set.read_roster(args.students) if args.students is not None else None
+    loaded, derivation = _load(args.spec)
+    sheets = class_set.sheets(loaded, seed=args.seed or 0, count=args.variants, roster=roster)
+    outputs.check_folder(output, names=class_set.file_names(sheet.stem for sheet in sheets), reads=reads)
+    _handout_training(args, loaded)  # --data and the other training options are refused without --train
+    try:
+        written = class_set.write(derivation, output, sheets, source=spec.read_mapping(args.spec), seed=args.seed or 0,
+                                  combine=args.combine, decimals=args.decimals, params=args.param, templates=args.templates,
+                                  gradient_check=not args.no_check, paper=args.paper, font_size=args.font_size,
+                                  lang=args.lang, sections=args.sections, steps=args.steps)  # fmt: skip
+    except OSError as exc:  # the folder could not be made (a race, or a file system that refuses)
+        raise SymbackpropError(f"-o: {output}: cannot write the sheets there ({exc.strerror})") from None
+    _say(f"wrote {len(written)} files in {output} ({len(sheets)} students: exercise sheet, answer key, spec and "
+         "answers file each; class.csv lists them)")
     return EXIT_OK
 
 
@@ -253,7 +295,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     try:
         result = train.train(loaded, data, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                             learning_rate=args.learning_rate, progress=progress if bar is not None else None)  # fmt: skip
+                             learning_rate=args.learning_rate, progress=progress if bar is not None else None,
+                             evaluator=args.evaluator)  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
@@ -296,11 +339,37 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_quiz(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from symbackprop import files, outputs, quiz
+
+    suffix = {"moodle": ".xml", "qti": ".zip"}[args.format]
+    if Path(args.output).suffix.lower() != suffix:
+        raise SymbackpropError(f"-o: {args.output}: a --format {args.format} quiz is a {suffix} file; give a name ending in {suffix}")
+    outputs.check_file(args.output, option="-o", reads=outputs.inputs(args.spec))
+    _, derivation = _load(args.spec)
+    document = quiz.build(derivation, variants=args.variants, seed=args.seed, questions=args.questions, params=args.param,
+                          decimals=args.decimals, tolerance=args.tolerance, lang=args.lang)  # fmt: skip
+    if args.format == "moodle":
+        from symbackprop import quiz_moodle
+
+        data = quiz_moodle.xml(document)
+    else:
+        from symbackprop import quiz_qti
+
+        data = quiz_qti.package(document)
+    files.write_atomic(args.output, data)
+    asked = len(document.variants[0].blanks)
+    _say(f"wrote {args.output} ({args.variants} variants, {asked} values asked in each)")
+    return EXIT_OK
+
+
 def _global_options(parser: argparse.ArgumentParser, *, default: object) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", default=default, help="show the Python traceback of an error")
     parser.add_argument("--max-parameters", type=_whole(1), metavar="N", default=default,
-                        help="refuse networks with more than N parameters (defaults: 2,000,000 for train and "
-                        "derive --form vector, 50,000 for solve, derive and check, 5,000 for export, 2,000 for handout)")  # fmt: skip
+                        help="refuse networks with more than N parameters (defaults: 2,000,000 for train, solve and "
+                        "derive --form vector, 50,000 for derive and check, 5,000 for export, 2,000 for handout)")  # fmt: skip
     return parser
 
 
@@ -352,17 +421,23 @@ def _parser() -> argparse.ArgumentParser:
     handout = commands.add_parser(
         "handout", parents=[after], help="the derivation written out as a LaTeX/PDF handout, exercise sheet or answer key",
         description="Example: symbackprop handout examples/seed_2_2_1.yaml -o handout.pdf; "
-        "symbackprop handout spec.yaml -o sheets/ --variants 30 --seed 7 (an exercise sheet and a key per student); "
+        "symbackprop handout spec.yaml -o sheets/ --variants 30 --seed 7 (a class set: an exercise sheet, a key, a spec "
+        "and an answers file per student, and class.csv); symbackprop handout spec.yaml -o class/ --students roster.csv; "
         "symbackprop handout examples/separable.yaml --train 200 --data examples/separable.csv -o trained.pdf "
         "(with a training section and its loss curve).",
     )  # fmt: skip
     handout.add_argument("spec", help="network spec (.yaml, .json or .toml) with inputs and targets (or data)")
     handout.add_argument("-o", "--output", required=True, metavar="OUT",
-                         help="handout.pdf or handout.tex; a directory with --variants")  # fmt: skip
+                         help="handout.pdf or handout.tex; a directory with --variants or --students")  # fmt: skip
     handout.add_argument("--mode", choices=("worked", "exercise", "solutions"), default="worked",
                          help="worked (default): everything; exercise: questions with blanks; solutions: the key")  # fmt: skip
     handout.add_argument("--variants", type=_whole(1), metavar="N", help="N students, each with their own numbers")
+    handout.add_argument("--students", metavar="ROSTER.csv",
+                         help="one variant per student of a roster (columns id,name; others ignored): files named by id, "
+                         "name and id printed on the sheet")  # fmt: skip
     handout.add_argument("--seed", type=_whole(0), metavar="S", help="seed of the variants' numbers (default 0)")
+    handout.add_argument("--combine", action="store_true",
+                         help="with a class set, also class_sheets.pdf and class_keys.pdf, each student from an odd page (duplex)")
     handout.add_argument("--param", action="append", metavar="NAME",
                          help="write this parameter's gradient in full (repeatable; default: all of a small network)")  # fmt: skip
     handout.add_argument("--decimals", type=_whole(0, 12), default=6, help="digits after the point in displayed numbers (default 6)")
@@ -386,6 +461,29 @@ def _parser() -> argparse.ArgumentParser:
     handout.add_argument("--train-seed", type=_whole(0), metavar="S", help="seed of the training's shuffling (default 0)")
     handout.set_defaults(run=run_handout)
 
+    mark = commands.add_parser(
+        "mark", parents=[after], help="mark a class set's answers files: grades, and the mistakes the class made",
+        description="Example: symbackprop handout examples/seed_2_2_1.yaml --variants 30 --seed 7 -o class/, "
+        "then symbackprop mark class/ answers/ -o grades.csv --feedback feedback/ --plot mistakes.png. Each <stem>_answers.yaml is "
+        "checked against that student's spec (as check does); a missing or blank sheet scores 0. "
+        "Exit status 1 when a sheet could not be read (the others are still marked), 0 otherwise.",
+    )  # fmt: skip
+    mark.add_argument("class_dir", metavar="CLASS_DIR", help="the folder handout --variants / --students wrote")
+    mark.add_argument("answers", nargs="+", metavar="ANSWERS",
+                      help="a folder of answers files named like the templates (student_01_answers.yaml), or the files")  # fmt: skip
+    mark.add_argument("-o", "--output", metavar="GRADES.csv", help="write one row per student: points, per question, first wrong step")
+    mark.add_argument("--json", action="store_true", help="print each student's marks and the class summary as JSON")
+    mark.add_argument("--carried-forward-credit", type=float, default=1.0, metavar="X",
+                      help="share of a question's points for a value that follows from the student's own wrong earlier values (default 1.0)")  # fmt: skip
+    mark.add_argument("--decimals", type=_whole(0, 12), metavar="N",
+                      help="a value must agree to N decimals (or to its own, if finer; default: what the sheets asked, 4)")
+    mark.add_argument("--plot", metavar="FILE.png", help="draw the points histogram and the mistake counts (matplotlib)")
+    mark.add_argument("--feedback", metavar="DIR",
+                      help="write <id>_feedback.pdf per student: answers, exact values, verdicts, points, first wrong step")
+    mark.add_argument("--lang", default="en", metavar="CODE", help="language of the feedback sheets: en, de or fr (default en)")
+    mark.add_argument("--templates", metavar="DIR", help="folder of *.tex.j2 templates that replace the shipped ones")
+    mark.set_defaults(run=run_mark)
+
     train = commands.add_parser(
         "train", parents=[after], help="mini-batch gradient descent with the derived gradients, on the spec's data or a CSV file",
         description="Example: symbackprop train examples/separable.yaml --data examples/separable.csv --epochs 500 "
@@ -400,6 +498,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_whole(1), default=32, help="examples per gradient step (default 32)")
     train.add_argument("--learning-rate", type=_positive, metavar="ETA", help="step size η (default: the spec's)")
     train.add_argument("--seed", type=_whole(0), default=0, help="seed of the shuffling (default 0)")
+    train.add_argument("--evaluator", choices=("vector", "fused", "jax"), default="vector",
+                       help="vector (default): NumPy matrix products; fused: a compiled loop per example (numba, the "
+                       "fast extra); jax: the vector form compiled by XLA (the jax extra). Same numbers to rounding")
     train.add_argument("--plot", metavar="FILE.png", help="write the loss curve (needs matplotlib)")
     train.add_argument("--json", action="store_true", help="print loss_history, final_loss and parameters as JSON")
     train.set_defaults(run=run_train)
@@ -411,6 +512,28 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("spec", help="network spec (.yaml, .json or .toml)")
     export.add_argument("-o", "--output", metavar="FILE.py", help="where to write the module (default: print it)")
     export.set_defaults(run=run_export)
+
+    quiz = commands.add_parser(
+        "quiz", parents=[after], help="a quiz for Moodle (cloze) or Canvas (QTI), one variant per student, feedback per mistake",
+        description="Example: symbackprop quiz examples/seed_2_2_1.yaml --format moodle --variants 50 --seed 7 -o backprop.xml; "
+        "symbackprop quiz examples/seed_2_2_1.yaml --format qti --variants 50 --seed 7 -o backprop.zip (Canvas). "
+        "Student i gets the numbers of handout --variants with the same seed.",
+    )  # fmt: skip
+    quiz.add_argument("spec", help="network spec (.yaml, .json or .toml) with one example")
+    quiz.add_argument("-o", "--output", required=True, metavar="OUT", help="quiz.xml (moodle) or quiz.zip (qti)")
+    quiz.add_argument("--format", choices=("moodle", "qti"), default="moodle",
+                      help="moodle (default): Moodle XML, a cloze question per variant; qti: a QTI 1.2 zip for Canvas")  # fmt: skip
+    quiz.add_argument("--variants", type=_whole(1, 1000), default=1, metavar="N", help="N students' variants (default 1)")
+    quiz.add_argument("--seed", type=_whole(0), default=0, metavar="S", help="seed of the variants' numbers (default 0)")
+    quiz.add_argument("--questions", type=_names, metavar="A,B,...",
+                      help="what to ask, of forward, loss, backward, update (default all)")  # fmt: skip
+    quiz.add_argument("--param", action="append", metavar="NAME",
+                      help="ask the gradient and update of this parameter only (repeatable; default all)")  # fmt: skip
+    quiz.add_argument("--decimals", type=_whole(0, 12), default=4, metavar="N",
+                      help="decimal places asked; answers within half a unit in the last place are right (default 4)")  # fmt: skip
+    quiz.add_argument("--tolerance", type=_positive, metavar="X", help="accept answers within ±X instead")
+    quiz.add_argument("--lang", default="en", metavar="CODE", help="language of the quiz's words: en, de or fr (default en)")
+    quiz.set_defaults(run=run_quiz)
     return parser
 
 

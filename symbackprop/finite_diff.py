@@ -15,12 +15,12 @@ it is still compared to a relative 1e-6.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from symbackprop.numeric import Evaluator
 from symbackprop.spec import Example
 
 TOLERANCE = 1e-6  # relative error allowed beyond the estimate's own uncertainty
@@ -33,6 +33,14 @@ SAFETY = 10.0  # the uncertainty is itself an estimate
 ROUNDING = 4.0  # rounding error of one loss evaluation, in units of ε·|L|
 MAX_CHECKED = 64  # parameters compared by default; a wider network has a sample of this many checked
 ABSOLUTE_FLOOR = 1e-8  # default floor of `relative_error`: below it a value counts as zero-sized
+
+
+class Evaluator(Protocol):
+    """What finite differences need of an evaluator (numeric.Evaluator, vector.VectorEvaluator)."""
+
+    def loss_along(self, examples: Sequence[Example], parameters: Mapping[str, float],
+                   name: str) -> Callable[[float], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+        """Loss per example and the z of each ReLU-like neuron, as functions of parameter `name`'s value."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +98,11 @@ def finite_difference(evaluator: Evaluator, examples: Sequence[Example], paramet
     stay on the parameter's side.
     """
     value = float(parameters[name])
+    along = evaluator.loss_along(examples, parameters, name)  # the other parameters stay put: set up once
 
     def loss(offset: float) -> tuple[float, np.ndarray]:
         with np.errstate(all="ignore"):
-            losses, kinks = evaluator.losses_and_kinks(examples, {**parameters, name: value + offset})
+            losses, kinks = along(value + offset)
         return float(np.mean(losses)), np.sign(kinks)
 
     centre, side = loss(0.0)

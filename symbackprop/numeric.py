@@ -9,7 +9,7 @@ a parameter called e, maximum or sum must not shadow what the generated code cal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,16 +81,6 @@ class Evaluator:
         targets = np.array([e.targets for e in examples], dtype=float).T
         return [*inputs, *targets, *(float(parameters[p.name]) for p in self.derivation.network.parameters)]
 
-    def losses(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> np.ndarray:
-        """The loss of each example."""
-        return self.losses_and_kinks(examples, parameters)[0]
-
-    def losses_and_kinks(self, examples: Sequence[Example], parameters: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """The loss of each example, and the z of each ReLU-like neuron (rows) per example (columns)."""
-        count = len(examples)
-        values = [np.broadcast_to(v, (count,)).astype(float) for v in self._loss(*self._columns(examples, parameters))]
-        return values[0], np.array(values[1:]).reshape(len(self.kinked), count)
-
     def solve(self, examples: Sequence[Example], parameters: Mapping[str, float], *, learning_rate: float,
               frozen: Sequence[str] = ()) -> Solution:  # fmt: skip
         """Forward pass, loss, δ's, mean gradients and one step w ← w − η·∂L/∂w."""
@@ -98,13 +88,7 @@ class Evaluator:
         with np.errstate(all="ignore"):  # overflow is reported below, by name, not as a warning
             outputs = [np.broadcast_to(v, (count,)).astype(float) for v in self._full(*self._columns(examples, parameters))]
         names = [*self.forward_symbols, self.derivation.network.loss_symbol, *self.delta_symbols]
-        for name, values in zip([*(s.name for s in names), *(f"dL/d{p}" for p in self.parameter_names)], outputs):
-            bad = np.flatnonzero(~np.isfinite(values))
-            if bad.size:
-                raise NumericError(
-                    f"{name} is {values[bad[0]]} for example {bad[0] + 1}, the first quantity to leave the "
-                    "floating-point range; try smaller inputs, parameters or learning rate"
-                )
+        check_finite(zip([*(s.name for s in names), *(f"dL/d{p}" for p in self.parameter_names)], outputs))
         n_forward, n_delta = len(self.forward_symbols), len(self.delta_symbols)
         forward = dict(zip((s.name for s in self.forward_symbols), outputs[:n_forward]))
         losses = outputs[n_forward]
@@ -118,8 +102,38 @@ class Evaluator:
         return Solution(forward, losses, deltas, per_example, gradients, updated)
 
 
+    def loss_along(self, examples: Sequence[Example], parameters: Mapping[str, float],
+                   name: str) -> Callable[[float], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+        """A function of parameter `name`'s value, the others held at `parameters` (for finite differences).
+
+        It returns the loss of each example, and the z of each ReLU-like neuron (rows) per example (columns).
+        """
+        columns = self._columns(examples, parameters)  # inputs, targets, then every parameter in network order
+        names = [p.name for p in self.derivation.network.parameters]
+        where = len(columns) - len(names) + names.index(name)
+        count = len(examples)
+
+        def at(value: float) -> tuple[np.ndarray, np.ndarray]:
+            moved = [*columns[:where], value, *columns[where + 1 :]]
+            values = [np.broadcast_to(v, (count,)).astype(float) for v in self._loss(*moved)]
+            return values[0], np.array(values[1:]).reshape(len(self.kinked), count)
+
+        return at
+
+
 class NumericError(SymbackpropError):
     """A value overflowed or became undefined; the message names the first such quantity."""
+
+
+def check_finite(named: Iterable[tuple[str, np.ndarray]]) -> None:
+    """Raise NumericError naming the first quantity, in the order given, that is not a finite number."""
+    for name, values in named:
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise NumericError(
+                f"{name} is {values[bad[0]]} for example {bad[0] + 1}, the first quantity to leave the "
+                "floating-point range; try smaller inputs, parameters or learning rate"
+            )
 
 
 def compile_expressions(arguments: Sequence[sympy.Symbol], outputs: Sequence[sympy.Expr], *,

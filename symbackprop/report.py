@@ -12,6 +12,7 @@ from symbackprop import chain, graph, numbers, ops
 from symbackprop.errors import listing
 from symbackprop.finite_diff import GradCheck
 from symbackprop.numeric import Solution
+from symbackprop.spec import Spec
 
 MAX_EXAMPLE_COLUMNS = 6
 
@@ -20,7 +21,7 @@ def _value(values) -> float | list[float]:
     return float(values[0]) if len(values) == 1 else [float(v) for v in values]
 
 
-def solution_json(derivation: chain.Derivation, solution: Solution, check: GradCheck) -> dict[str, Any]:
+def solution_json(spec: Spec, solution: Solution, check: GradCheck) -> dict[str, Any]:
     """The `solve --json` contract: loss, forward, gradients, updated, gradcheck (+ deltas)."""
     return {
         "loss": solution.loss,
@@ -28,7 +29,7 @@ def solution_json(derivation: chain.Derivation, solution: Solution, check: GradC
         "deltas": {name: _value(v) for name, v in solution.deltas.items()},
         "gradients": solution.gradients,
         "updated": solution.updated,
-        "frozen": list(derivation.network.spec.frozen),
+        "frozen": list(spec.frozen),
         "gradcheck": {
             "checked": len(check.rows),  # a sample of the parameters of a wide network (finite_diff.sample)
             "parameters": len(solution.gradients),
@@ -54,9 +55,8 @@ def _describe(spec) -> str:
     return f"network {shape}, activation {acts}, loss {spec.loss}, learning rate η = {spec.learning_rate:g}"
 
 
-def solution_text(derivation: chain.Derivation, solution: Solution, check: GradCheck, *, decimals: int = 6) -> str:
+def solution_text(spec: Spec, solution: Solution, check: GradCheck, *, decimals: int = 6) -> str:
     """A readable report: forward pass, loss, gradients with updates, gradient check."""
-    spec = derivation.network.spec
     fmt = lambda v: f"{v:.{decimals}f}"  # noqa: E731
     count = len(solution.losses)
     shown = min(count, MAX_EXAMPLE_COLUMNS)

@@ -32,7 +32,9 @@ KEYS = (
 MAX_PARAMETERS = 2_000_000
 MAX_INIT_SCALE = 1e6
 HEADER_TEXT = ("course", "date", "author", "institution")
-DOCUMENT_KEYS = (*HEADER_TEXT, "logo")
+DOCUMENT_KEYS = (*HEADER_TEXT, "logo", "points")  # points: a class set's (handout --variants / --students)
+POINT_KINDS = ("forward", "loss", "deltas", "gradients", "updated")  # document.points: a class set's points per question
+MAX_POINTS = 100
 MAX_DOCUMENT_TEXT = 120  # characters: a header line, not a paragraph
 MAX_LOGO_BYTES = 5 * 2**20
 # a logo's suffix -> (its kind as the handout's file name ends, its name in messages, the bytes it starts with)
@@ -54,13 +56,19 @@ class Example:
 
 @dataclass(frozen=True)
 class Course:
-    """A handout's course header (the spec's `document:` block): user text, and the logo's absolute path."""
+    """A handout's course header (the spec's `document:` block): user text, the logo's absolute path, a class set's points."""
 
     course: str | None = None
     date: str | None = None
     author: str | None = None
     institution: str | None = None
     logo: Path | None = None
+    points: tuple[tuple[str, float], ...] = ()  # a class set's points per question, by kind (of POINT_KINDS)
+
+    @property
+    def header(self) -> bool:
+        """Whether there is a course header to show: some text or a logo (points alone make none)."""
+        return self.logo is not None or any(getattr(self, key) for key in HEADER_TEXT)
 
 
 @dataclass(frozen=True)
@@ -419,9 +427,27 @@ def _document(value: object, folder: Path) -> Course | None:
         given["date"] = given["date"].isoformat()
     text = {key: _header_text(given[key], f"document.{key}") for key in HEADER_TEXT}
     logo = _logo(value.get("logo"), folder)
-    if logo is None and not any(text.values()):
+    points = _points(value.get("points"))
+    if logo is None and not any(text.values()) and not points:
         return None
-    return Course(**text, logo=logo)
+    return Course(**text, logo=logo, points=points)
+
+
+def _points(value: object) -> tuple[tuple[str, float], ...]:
+    """document.points: {deltas: 2, gradients: 2}: points per question of each kind, from 0 to MAX_POINTS."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise SpecError("document.points", f"must map kinds of question to points, e.g. {{deltas: 2}}; got {_kind(value)}")
+    points = []
+    for kind, number in value.items():
+        if kind not in POINT_KINDS:
+            raise SpecError(f"document.points.{kind}",
+                            f"unknown kind of question{did_you_mean(str(kind), POINT_KINDS)}; valid: {', '.join(POINT_KINDS)}")  # fmt: skip
+        points.append((kind, _number(number, f"document.points.{kind}", minimum=0)))
+        if points[-1][1] > MAX_POINTS:
+            raise SpecError(f"document.points.{kind}", f"must be at most {MAX_POINTS} points, got {number}")
+    return tuple(points)
 
 
 def _header_text(value: object, where: str) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symbackprop import files, numbers, numeric, vector
+from symbackprop import api, files, fused, numbers, numeric
 from symbackprop.errors import InputFileError, SymbackpropError, did_you_mean, listing, shorten
 from symbackprop.spec import Spec
 
@@ -130,7 +130,7 @@ def _cell(path: Path, line: int, column: str, cell: str) -> float:
 
 
 def train(spec: Spec, data: Data, *, epochs: int, batch_size: int, seed: int = 0, learning_rate: float | None = None,
-          progress: Callable[[int, float], None] | None = None) -> TrainResult:  # fmt: skip
+          progress: Callable[[int, float], None] | None = None, evaluator: str = "vector") -> TrainResult:  # fmt: skip
     """Gradient descent on mini-batches drawn in a shuffled order, reproducible from `seed`.
 
     Each epoch shuffles the examples (numpy default_rng(seed), one permutation
@@ -139,6 +139,9 @@ def train(spec: Spec, data: Data, *, epochs: int, batch_size: int, seed: int = 0
 
     Args:
         progress: called after each epoch with (epoch number, mean loss).
+        evaluator: which evaluator computes the gradients (api.EVALUATORS); all give the same
+            numbers to rounding. A fused loop not compiled yet is compiled first, so that one
+            run does not switch evaluators (and rounding) halfway.
 
     Raises:
         SymbackpropError: epochs or batch size below 1.
@@ -147,11 +150,13 @@ def train(spec: Spec, data: Data, *, epochs: int, batch_size: int, seed: int = 0
         raise SymbackpropError(f"--epochs: must be at least 1, got {epochs}")
     if batch_size < 1:
         raise SymbackpropError(f"--batch-size: must be at least 1, got {batch_size}")
-    form = vector.derive(spec)
-    evaluator = vector.VectorEvaluator(form)
+    run = api.evaluator(spec, kind=evaluator)
+    if isinstance(run, fused.FusedEvaluator):
+        run.wait()
+    names = list(spec.parameters)
     rate = spec.learning_rate if learning_rate is None else learning_rate
-    theta = evaluator.flat(spec.parameters)
-    trainable = np.array([name not in spec.frozen for name in form.parameter_names], dtype=float)
+    theta = run.flat(spec.parameters)
+    trainable = np.array([name not in spec.frozen for name in names], dtype=float)
     rng = np.random.default_rng(seed)
     count = data.inputs.shape[0]
     history = []
@@ -160,13 +165,13 @@ def train(spec: Spec, data: Data, *, epochs: int, batch_size: int, seed: int = 0
         with np.errstate(all="ignore"):  # leaving the floating-point range is reported below, by name
             for start in range(0, count, batch_size):
                 batch = order[start : start + batch_size]
-                step = evaluator.gradients(data.inputs[batch], data.targets[batch], theta).flat
+                step = run.value_and_gradient(data.inputs[batch], data.targets[batch], theta)[1]
                 theta = theta - rate * trainable * step
-            history.append(evaluator.gradients(data.inputs, data.targets, theta).loss)
-        _check_finite(epoch, history[-1], theta, form.parameter_names)
+            history.append(run.value_and_gradient(data.inputs, data.targets, theta)[0])
+        _check_finite(epoch, history[-1], theta, names)
         if progress is not None:
             progress(epoch, history[-1])
-    return TrainResult(history, evaluator.as_dict(theta))
+    return TrainResult(history, run.as_dict(theta))
 
 
 def _check_finite(epoch: int, loss: float, theta: np.ndarray, names: Sequence[str]) -> None:

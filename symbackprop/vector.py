@@ -49,6 +49,7 @@ class Layer:
     slope: sympy.MatrixSymbol  # f'(z⁽ˡ⁾), evaluated elementwise
     weight_index: np.ndarray  # (size, fan_in) positions in Spec.parameters; tied names share one
     bias_index: np.ndarray | None  # (size,)
+    neurons: tuple[tuple[str, str, str], ...] = ()  # (z, a, δ) name of each neuron, as `solve` reports them
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ def derive(spec: spec_module.Spec) -> VectorForm:
         weight_index = np.array([[index(w) for w in row] for row in lay.weights[l - 1]], dtype=np.intp)
         has_bias = lay.biases[l - 1][0] is not None
         bias_index = np.array([index(b) for b in lay.biases[l - 1]], dtype=np.intp) if has_bias else None
+        neurons = tuple((z.ascii, a.ascii, d.ascii) for z, a, d in zip(lay.pre_activations[l - 1], lay.activations[l - 1],
+                                                                      lay.deltas[l - 1]))  # fmt: skip
         layer = Layer(l, size, fan_in, spec.activations[l - 1], made["W"], made["b"] if has_bias else None,
-                      made["z"], made["a"], made["delta"], made["slope"], weight_index, bias_index)  # fmt: skip
+                      made["z"], made["a"], made["delta"], made["slope"], weight_index, bias_index, neurons)  # fmt: skip
         layers.append(layer)
         z_rhs = layer.W * previous + layer.b if has_bias else layer.W * previous
         equations.append(Equation(layer.z, z_rhs))
@@ -273,15 +276,19 @@ class VectorEvaluator:
             activation = form.spec.elementwise(layer.activation)
             self._apply.append(_kernel([z], activation.apply(z)))
             self._slope.append(_kernel([z, a], activation.derivative(z, a)))
-        self._output = _compile_output(form.output)
+        self._output = compile_output(form.output)
         every = [l.weight_index.ravel() for l in form.layers] + [l.bias_index for l in form.layers if l.bias_index is not None]
         self._places = [((l.weight_index, _block(l.weight_index)),
                          None if l.bias_index is None else (l.bias_index, _block(l.bias_index))) for l in form.layers]
+        self._flat: tuple[Mapping[str, float], np.ndarray] | None = None
         self._tied = np.unique(np.concatenate(every)).size != self.size or sum(map(len, every)) != self.size
 
     def flat(self, parameters: Mapping[str, float]) -> np.ndarray:
         """Parameter values as one vector in the spec's order."""
-        return np.array([float(parameters[name]) for name in self.form.parameter_names])
+        if self._flat is None or self._flat[0] is not parameters:  # a gradient check asks once per parameter
+            names = self.form.parameter_names
+            self._flat = (parameters, np.fromiter(map(parameters.__getitem__, names), dtype=float, count=len(names)))
+        return self._flat[1].copy()
 
     def as_dict(self, flat: np.ndarray) -> dict[str, float]:
         return dict(zip(self.form.parameter_names, map(float, flat)))
@@ -290,39 +297,112 @@ class VectorEvaluator:
         """(W⁽ˡ⁾, b⁽ˡ⁾) per layer; a tied name puts its one value at each of its places."""
         return [(_take(flat, *w), None if b is None else _take(flat, *b)) for w, b in self._places]
 
-    def gradients(self, inputs: np.ndarray, targets: np.ndarray, flat: np.ndarray) -> Gradients:
-        """Loss per example and mean gradient for a batch (inputs: examples × inputs)."""
-        count = inputs.shape[0]
+    def _forward(self, inputs: np.ndarray, flat: np.ndarray) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
+        """(W, b) per layer, pre-activations per layer (output's last) and activations (inputs first)."""
         matrices = self.matrices(flat)
         activations = [np.asarray(inputs, dtype=float)]
         zs = []
         for (W, b), apply in zip(matrices[:-1], self._apply):
             zs.append(_affine(W, b, activations[-1]))
             activations.append(np.broadcast_to(apply(zs[-1]), zs[-1].shape))
-        z_out = _affine(*matrices[-1], activations[-1])
-        losses, delta = self._output(z_out.T, np.asarray(targets, dtype=float).T)
-        delta = delta.T
-        per_layer: list[tuple[np.ndarray, np.ndarray | None]] = [None] * len(matrices)  # type: ignore[list-item]
-        for l in range(len(matrices) - 1, -1, -1):
-            W, b = matrices[l]
-            # δᵀA sums δ(a)ᵀ over the batch and comes out row-major, as the flat vector stores W
-            per_layer[l] = ((delta.T / count) @ activations[l], None if b is None else delta.sum(axis=0) / count)
-            if l:
-                delta = (delta @ W) * self._slope[l - 1](zs[l - 1], activations[l])
+        zs.append(_affine(*matrices[-1], activations[-1]))
+        return matrices, zs, activations
+
+    def _backward(self, matrices: list, zs: list[np.ndarray], activations: list[np.ndarray],
+                  targets: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:  # fmt: skip
+        """Loss per example, δ per layer (examples × neurons, first layer first) and the outputs ŷ."""
+        losses, delta, outputs = self._output(zs[-1].T, np.asarray(targets, dtype=float).T)
+        deltas = [delta.T]
+        for l in range(len(matrices) - 1, 0, -1):
+            deltas.insert(0, (deltas[0] @ matrices[l][0]) * self._slope[l - 1](zs[l - 1], activations[l]))
+        return losses, deltas, outputs.T
+
+    def gradients(self, inputs: np.ndarray, targets: np.ndarray, flat: np.ndarray) -> Gradients:
+        """Loss per example and mean gradient for a batch (inputs: examples × inputs)."""
+        count = inputs.shape[0]
+        matrices, zs, activations = self._forward(inputs, flat)
+        losses, deltas, _ = self._backward(matrices, zs, activations, targets)
+        # δᵀA sums δ(a)ᵀ over the batch and comes out row-major, as the flat vector stores W
+        per_layer = [((delta.T / count) @ source, None if b is None else delta.sum(axis=0) / count)
+                     for delta, source, (_, b) in zip(deltas, activations, matrices)]  # fmt: skip
         return Gradients(losses, self._scatter(per_layer))
 
-    def _scatter(self, per_layer: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
-        """Matrix gradients back to one flat vector; a tied name sums the entries at its places."""
+    def value_and_gradient(self, inputs: np.ndarray, targets: np.ndarray, flat: np.ndarray) -> tuple[float, np.ndarray]:
+        """(mean loss, mean gradient) of a batch: what every evaluator answers (see api.evaluator)."""
+        result = self.gradients(inputs, targets, flat)
+        return result.loss, result.flat
+
+    def losses_and_kinks(self, inputs: np.ndarray, targets: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Loss per example, and the z of each ReLU-like neuron (rows) per example (columns)."""
+        matrices, zs, activations = self._forward(inputs, flat)
+        losses = self._output(zs[-1].T, np.asarray(targets, dtype=float).T)[0]
+        kinked = [z.T for z, layer in zip(zs, self.form.layers) if self._has_kink(layer)]
+        return losses, np.concatenate(kinked) if kinked else np.empty((0, inputs.shape[0]))
+
+    def _has_kink(self, layer: Layer) -> bool:
+        return layer.activation != ops.SOFTMAX and self.form.spec.elementwise(layer.activation).has_kink
+
+    def loss_along(self, examples: Sequence[spec_module.Example], parameters: Mapping[str, float],
+                   name: str) -> Callable[[float], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+        """`losses_and_kinks` as a function of parameter `name`'s value alone (for finite differences)."""
+        inputs, targets = _arrays(examples)
+        moved = self.flat(parameters)
+        where = self.form.parameter_names.index(name)
+
+        def at(value: float) -> tuple[np.ndarray, np.ndarray]:
+            moved[where] = value
+            return self.losses_and_kinks(inputs, targets, moved)
+
+        return at
+
+    def solve(self, examples: Sequence[spec_module.Example], parameters: Mapping[str, float], *,
+              learning_rate: float, frozen: Sequence[str] = ()) -> numeric.Solution:  # fmt: skip
+        """What `numeric.Evaluator.solve` gives, by whole layers: each neuron's values and each parameter's gradient."""
+        inputs, targets = _arrays(examples)
+        flat = self.flat(parameters)
+        with np.errstate(all="ignore"):  # overflow is reported below, by name, not as a warning
+            matrices, zs, activations = self._forward(inputs, flat)
+            losses, deltas, outputs = self._backward(matrices, zs, activations, targets)
+            # per example: δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ for each weight, δ⁽ˡ⁾ᵢ for each bias
+            per_layer = [(delta[:, :, None] * source[:, None, :], None if b is None else delta)
+                         for delta, source, (_, b) in zip(deltas, activations, matrices)]  # fmt: skip
+            per_example = self._scatter(per_layer, rows=inputs.shape[0])
+        forward, delta_values = {}, {}
+        for layer, z, a in zip(self.form.layers, zs, [*activations[1:], outputs]):
+            forward |= {names[0]: z[:, j] for j, names in enumerate(layer.neurons)}
+            forward |= {names[1]: np.array(a[:, j]) for j, names in enumerate(layer.neurons)}
+        for layer, delta in reversed(list(zip(self.form.layers, deltas))):  # output layer first, as the chain rule goes
+            delta_values |= {names[2]: delta[:, j] for j, names in enumerate(layer.neurons)}
+        names = self.form.parameter_names
+        gradients = per_example.mean(axis=0)
+        checked = [*forward.items(), ("L", losses), *delta_values.items()]
+        if not np.isfinite(per_example).all():  # named one by one only when one of them is not finite
+            checked += [(f"dL/d{name}", per_example[:, i]) for i, name in enumerate(names)]
+        numeric.check_finite(checked)
+        frozen_set = set(frozen)
+        updated = {name: float(value) if name in frozen_set else float(value) - learning_rate * float(g)
+                   for name, value, g in zip(names, flat, gradients)}  # fmt: skip
+        return numeric.Solution(forward, np.array(losses, dtype=float), delta_values,
+                                {name: per_example[:, i] for i, name in enumerate(names)},
+                                dict(zip(names, map(float, gradients))), updated)  # fmt: skip
+
+    def _scatter(self, per_layer: list[tuple[np.ndarray, np.ndarray | None]], *, rows: int | None = None) -> np.ndarray:
+        """Matrix gradients back to one flat vector (one per example, with `rows`); a tied name sums its places."""
         places = [(w, gW) for (w, _), (gW, _) in zip(self._places, per_layer)]
         places += [(b, gb) for (_, b), (_, gb) in zip(self._places, per_layer) if gb is not None]
+        lead = () if rows is None else (rows,)
         if not self._tied:
-            flat = np.empty(self.size)
+            flat = np.empty((*lead, self.size))
             for (index, block), values in places:
-                _put(flat, index, block, values)
+                flat[..., block if block is not None else index.ravel()] = values.reshape(*lead, -1)
             return flat
         index = np.concatenate([i.ravel() for (i, _), _ in places])
-        values = np.concatenate([v.ravel() for _, v in places])
-        return np.bincount(index, weights=values, minlength=self.size)
+        values = np.concatenate([v.reshape(*lead, -1) for _, v in places], axis=-1)
+        if rows is None:
+            return np.bincount(index, weights=values, minlength=self.size)
+        flat = np.zeros((rows, self.size))
+        np.add.at(flat.T, index, values.T)
+        return flat
 
 
 def _block(index: np.ndarray) -> slice | None:
@@ -334,13 +414,6 @@ def _block(index: np.ndarray) -> slice | None:
 def _take(flat: np.ndarray, index: np.ndarray, block: slice | None) -> np.ndarray:
     # In the default network order each layer's weights are one block: a view, no copy.
     return flat[block].reshape(index.shape) if block is not None else flat[index]
-
-
-def _put(flat: np.ndarray, index: np.ndarray, block: slice | None, values: np.ndarray) -> None:
-    if block is not None:
-        flat[block] = values.ravel()
-    else:
-        flat[index] = values
 
 
 def _affine(W: np.ndarray, b: np.ndarray | None, source: np.ndarray) -> np.ndarray:
@@ -358,8 +431,12 @@ def _kernel(arguments: list[sympy.Symbol], expr: sympy.Expr) -> Callable:
     return sympy.lambdify(arguments, expr, modules=[{"sigmoid": _sigmoid}, ops.NUMPY_KERNELS, "numpy"])
 
 
-def _compile_output(output: chain.Derivation) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """(Z, T) of the output layer, one row per output -> (loss per example, δ matrix)."""
+def compile_output(output: chain.Derivation, *, modules: Sequence = (ops.NUMPY_KERNELS, "numpy"), xp=np) -> Callable:
+    """(Z, T) of the output layer, one row per output -> (loss per example, δ matrix, ŷ matrix).
+
+    Args:
+        modules: lambdify's modules; xp: the array module (NumPy, or jax.numpy for the JAX backend).
+    """
     network = output.network
     layer = network.layers[0]
     zs = [n.z for n in layer]
@@ -369,13 +446,15 @@ def _compile_output(output: chain.Derivation) -> Callable[[np.ndarray, np.ndarra
     # Written in z and t only, so that common subexpressions (softmax's max and sum) are found
     # across all outputs at once and computed once.
     values = dict(assignments)
-    exprs = [loss[1].xreplace(values), *(d.xreplace(values) for d in deltas)]
-    compiled = sympy.lambdify([*zs, *network.targets], exprs, modules=[ops.NUMPY_KERNELS, "numpy"], cse=True)
+    exprs = [loss[1].xreplace(values), *(d.xreplace(values) for d in deltas), *(a for _, a in assignments)]
+    compiled = sympy.lambdify([*zs, *network.targets], exprs, modules=list(modules), cse=True)
+    count = len(layer)
 
-    def run(Z: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(Z: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values = compiled(*Z, *T)
         shape = Z.shape[1:]
-        return np.broadcast_to(values[0], shape), np.array([np.broadcast_to(v, shape) for v in values[1:]])
+        rows = lambda part: xp.stack([xp.broadcast_to(v, shape) for v in part])  # noqa: E731
+        return xp.broadcast_to(values[0], shape), rows(values[1 : 1 + count]), rows(values[1 + count :])
 
     return run
 
@@ -384,6 +463,10 @@ def solve_gradients(form: VectorForm, examples: Sequence[spec_module.Example],
                     parameters: Mapping[str, float]) -> dict[str, float]:  # fmt: skip
     """Mean gradient of each parameter over `examples`, by the matrix form."""
     evaluator = VectorEvaluator(form)
-    inputs = np.array([e.inputs for e in examples], dtype=float)
-    targets = np.array([e.targets for e in examples], dtype=float)
-    return evaluator.as_dict(evaluator.gradients(inputs, targets, evaluator.flat(parameters)).flat)
+    return evaluator.as_dict(evaluator.gradients(*_arrays(examples), evaluator.flat(parameters)).flat)
+
+
+def _arrays(examples: Sequence[spec_module.Example]) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of `examples` as (examples × columns) arrays."""
+    return (np.array([e.inputs for e in examples], dtype=float).reshape(len(examples), -1),
+            np.array([e.targets for e in examples], dtype=float).reshape(len(examples), -1))  # fmt: skip

@@ -31,7 +31,7 @@ def test_fused_equals_engine(keys, use_numba):
     examples = [sbp.Example(tuple(x), tuple(t)) for x, t in zip(X, T)]
     engine = numeric.Evaluator(derivation).solve(examples, spec.parameters, learning_rate=0.1)
     evaluator = fused.FusedEvaluator(derivation, use_numba=use_numba)
-    loss, flat = evaluator.gradients(X, T, evaluator.flat(spec.parameters))
+    loss, flat = evaluator.value_and_gradient(X, T, evaluator.flat(spec.parameters))
     assert loss == pytest.approx(engine.loss, rel=1e-12)
     expected = np.array([engine.gradients[name] for name in evaluator.parameter_names])
     np.testing.assert_allclose(flat, expected, rtol=1e-10, atol=1e-14)
@@ -48,6 +48,6 @@ def test_formula_numba_cannot_compile_falls_back_to_numpy():
     engine = numeric.Evaluator(derivation).solve(examples, spec.parameters, learning_rate=0.1)
     evaluator = fused.FusedEvaluator(derivation)
     assert not evaluator.uses_numba  # the Heaviside in f' prints as NumPy code numba cannot type
-    loss, flat = evaluator.gradients(X, T, evaluator.flat(spec.parameters))
+    loss, flat = evaluator.value_and_gradient(X, T, evaluator.flat(spec.parameters))
     assert loss == pytest.approx(engine.loss, rel=1e-12)
     np.testing.assert_allclose(flat, [engine.gradients[n] for n in evaluator.parameter_names], rtol=1e-10, atol=1e-14)
