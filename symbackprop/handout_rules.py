@@ -19,6 +19,7 @@ from symbackprop.printing import Latex
 from symbackprop.spec import Example
 
 Y, T = sympy.Symbol(r"\hat{y}_j"), sympy.Symbol("t_j")
+MISTAKES_SHOWN = 6  # the box is read at a glance: the commonest this network allows, no more
 
 
 @dataclass(frozen=True)
@@ -96,4 +97,4 @@ def _mistakes(derivation: chain.Derivation, loss: str) -> tuple[str, ...]:
         kinds.append("sum_forgotten")
     if depth > 1:
         kinds.append("updated_weights_used")
-    return (*kinds, "gradient_ascent", "rounded_early")
+    return (*kinds, "gradient_ascent", "rounded_early")[:MISTAKES_SHOWN]
