@@ -20,17 +20,12 @@ from typing import Any
 
 import sympy
 
-from symbackprop import mistakes, numbers, numeric, slips
+from symbackprop import mistakes, numbers, numeric, slips, wording
 from symbackprop.chain import Derivation
 from symbackprop.errors import AnswersError, did_you_mean, listing, printable, shorten
 from symbackprop.student_sheet import Answers, Written
 
 STATUSES = ("correct", "wrong", "carried_forward")
-NO_EXPLANATION = "no known mistake explains this"
-TOO_FEW_DIGITS = "too few digits to tell which mistake this is; write more decimals"
-SEARCH_STOPPED = "not diagnosed: the mistake search stops after compiling {limit:,} mistaken steps per sheet"
-CONSISTENT = "consistent with: {candidates}"  # more than one explanation, most likely first
-CANDIDATES_JOINED = "; or "
 # Compiling a mistaken step is the search's cost (the seed sheet needs 15); the limit bounds a wide
 # network's sheet with many wrong values to seconds, and is a count, so every machine marks alike.
 MAX_COMPILED = 300
@@ -101,7 +96,7 @@ def expected_values(derivation: Derivation) -> dict[str, float]:
 
 
 def check(derivation: Derivation, answers: Answers, *, tolerance: float | None = None, decimals: int = DECIMALS,
-          source: str = "answers") -> Marking:  # fmt: skip
+          source: str = "answers", lang: str = "en") -> Marking:  # fmt: skip
     """Mark each given value correct, carried forward or wrong, and diagnose the wrong ones.
 
     A value is correct when it agrees with the exact value to the decimals it is written
@@ -117,6 +112,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
         tolerance: absolute tolerance for every value instead of its written precision.
         decimals: the precision the question asks for.
         source: the answers' file name, for error messages.
+        lang: the language of the diagnoses (templates/check/<lang>.txt.j2).
 
     Raises:
         AnswersError: an unknown quantity name, or a spec without an example.
@@ -125,6 +121,7 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
         raise AnswersError("--tolerance", f"must be a positive number, got {tolerance:g}")
     if decimals < 0:
         raise AnswersError("decimals", f"must be a whole number of at least 0, got {decimals}")
+    say = wording.words(lang)
     prog = mistakes.program(derivation)
     steps = prog.by_name()
     for name in answers:
@@ -137,8 +134,8 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
     slack = {steps[n].symbol: (tolerance if tolerance is not None else 0.5 * 10.0 ** -max(w.decimals, decimals))
              for n, w in answers.items()}  # fmt: skip
     own = mistakes.Run(prog, pinned)
-    sections = _sections(prog, answers, expected)
-    catalogue = mistakes.catalogue(prog)
+    sections = _sections(prog, answers, expected, say)
+    catalogue = mistakes.catalogue(prog, lang=lang)
     budget = mistakes.compiled_count() + MAX_COMPILED  # for the whole sheet, shared by every wrong value
 
     marks = []
@@ -161,23 +158,23 @@ def check(derivation: Derivation, answers: Answers, *, tolerance: float | None =
         sources = own.sources(symbol)
         if any(_agrees(given.value, v, slack[symbol] + spread) for v in (follows, own.compute(symbol, pins=in_full))):
             wrong_sources = [prog.steps[s].label for s in sources if s not in correct]
-            diagnosis = (f"follows from your {', '.join(wrong_sources)}" if wrong_sources
-                         else f"follows from your rounded {', '.join(prog.steps[s].label for s in sources)}")  # fmt: skip
+            diagnosis = (say("follows_from", labels=wrong_sources) if wrong_sources
+                         else say("follows_from_rounded", labels=[prog.steps[s].label for s in sources]))  # fmt: skip
             marks.append(Mark(step.name, step.label, given, expected[step.name], "carried_forward", diagnosis, (), follows))
             continue
         coarse = tolerance is None and given.decimals < decimals  # fewer digits than asked: any match is by chance
         if coarse or uncertainty[symbol] > MIN_RELATIVE_PRECISION * max(abs(given.value), abs(expected[step.name])):
-            marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", TOO_FEW_DIGITS, (), follows))
+            marks.append(Mark(step.name, step.label, given, expected[step.name], "wrong", say("too_few_digits"), (), follows))
             continue
         search = functools.partial(_explain, prog, (pinned, in_full), uncertainty, symbol=symbol, given=given.value,
                                    budget=budget, known=exact)  # fmt: skip
         explained = search(catalogue)
         if not explained and step.name.startswith("deltas."):
-            explained = search(_pairs(prog, catalogue, symbol))
+            explained = search(_pairs(prog, catalogue, symbol, say))
         candidates = [Candidate(m.kinds, m.explanation) for m in explained]
-        candidates += [Candidate((s.kind,), s.explanation) for s in _slips(sections, expected, step, given, follows)]
+        candidates += [Candidate((s.kind,), s.explanation) for s in _slips(sections, expected, step, given, follows, say)]
         searched = mistakes.compiled_count() < budget
-        marks.append(_diagnosed(step, given, expected[step.name], follows, candidates, searched=searched))
+        marks.append(_diagnosed(step, given, expected[step.name], follows, candidates, searched=searched, say=say))
     return Marking(derivation.network.spec.title, _one_story(marks), tolerance, decimals)
 
 
@@ -253,14 +250,16 @@ def _explain(prog: mistakes.Program, values: tuple[Mapping[sympy.Symbol, float],
     return explained
 
 
-def _pairs(prog: mistakes.Program, catalogue: list[mistakes.Mistake], symbol: sympy.Symbol) -> Iterator[mistakes.Mistake]:
+def _pairs(prog: mistakes.Program, catalogue: list[mistakes.Mistake], symbol: sympy.Symbol,
+           say: wording.Words) -> Iterator[mistakes.Mistake]:  # fmt: skip
     """Two mistakes made in one step at once, from those that change it; made as the search asks, within its budget."""
     here = [m for m in catalogue if symbol in m.changes and m.rounding is None]
-    combined = (mistakes.together(prog, a, b) for i, a in enumerate(here) for b in here[i + 1:])
+    combined = (mistakes.together(prog, a, b, say=say) for i, a in enumerate(here) for b in here[i + 1:])
     return (m for m in combined if m is not None)
 
 
-def _sections(prog: mistakes.Program, answers: Answers, expected: Mapping[str, float]) -> dict[str, slips.Rows]:
+def _sections(prog: mistakes.Program, answers: Answers, expected: Mapping[str, float],
+              say: wording.Words) -> dict[str, slips.Rows]:  # fmt: skip
     """Each section's rows, exact and as the student wrote them, for a value copied from the wrong row."""
     values: dict[str, dict[str, float]] = {}
     for step in prog.steps.values():
@@ -269,30 +268,31 @@ def _sections(prog: mistakes.Program, answers: Answers, expected: Mapping[str, f
         rows = values.setdefault(step.name.partition(".")[0], {})
         rows[step.label] = expected[step.name]
         if step.name in answers:
-            rows[f"your {step.label}"] = answers[step.name].value
+            rows[say("yours", label=step.label)] = answers[step.name].value
     return {section: slips.Rows(rows) for section, rows in values.items()}
 
 
 def _slips(sections: Mapping[str, slips.Rows], expected: Mapping[str, float], step: mistakes.Step, given: Written,
-           follows: float) -> list[slips.Slip]:  # fmt: skip
+           follows: float, say: wording.Words) -> list[slips.Slip]:  # fmt: skip
     """Slips of writing from the exact value or the one the student's own values give, one per kind."""
     rows = sections[step.name.partition(".")[0]]
-    found = slips.find(given, expected[step.name], rows=rows, besides=(step.label, f"your {step.label}"))
-    found += slips.find(given, follows)
+    besides = (step.label, say("yours", label=step.label))
+    found = slips.find(given, expected[step.name], say=say, rows=rows, besides=besides)
+    found += slips.find(given, follows, say=say)
     return list({s.kind: s for s in found}.values())
 
 
 def _diagnosed(step: mistakes.Step, given: Written, expected: float, follows: float,
-               candidates: list[Candidate], *, searched: bool) -> Mark:  # fmt: skip
+               candidates: list[Candidate], *, searched: bool, say: wording.Words) -> Mark:  # fmt: skip
     """A wrong value's mark: the one explanation as fact, several as candidates, or none."""
     kinds = tuple(dict.fromkeys(k for c in candidates for k in c.kinds))
     if len(candidates) == 1 and searched:
         return Mark(step.name, step.label, given, expected, "wrong", candidates[0].explanation, kinds, follows,
                     certain=True, candidates=tuple(candidates))  # fmt: skip
     if candidates:
-        diagnosis = CONSISTENT.format(candidates=CANDIDATES_JOINED.join(c.explanation for c in candidates))
+        diagnosis = say("consistent", candidates=[c.explanation for c in candidates])  # most likely first
     else:
-        diagnosis = NO_EXPLANATION if searched else SEARCH_STOPPED.format(limit=MAX_COMPILED)
+        diagnosis = say("no_explanation") if searched else say("search_stopped", limit=MAX_COMPILED)
     return Mark(step.name, step.label, given, expected, "wrong", diagnosis, kinds, follows, candidates=tuple(candidates))
 
 

@@ -144,7 +144,7 @@ def run_mark(args: argparse.Namespace) -> int:
             raise SymbackpropError(f"--lang: '{shorten(args.lang)}' is not a language code; valid: en, de, fr "
                                    "(or lang/<code>.tex.j2 in --templates)")  # fmt: skip
         outputs.check_folder(args.feedback, names=[f"{s.stem}_feedback.pdf" for s in students], reads=reads)
-    results = marking.mark(students, found, credit=args.carried_forward_credit, decimals=args.decimals)
+    results = marking.mark(students, found, credit=args.carried_forward_credit, decimals=args.decimals, lang=args.lang)
     if args.feedback is not None:
         marking.write_feedback(results, args.feedback, lang=args.lang, templates=args.templates)
     if args.output is not None:
@@ -480,7 +480,7 @@ def _parser() -> argparse.ArgumentParser:
     mark.add_argument("--plot", metavar="FILE.png", help="draw the points histogram and the mistake counts (matplotlib)")
     mark.add_argument("--feedback", metavar="DIR",
                       help="write <id>_feedback.pdf per student: answers, exact values, verdicts, points, first wrong step")
-    mark.add_argument("--lang", default="en", metavar="CODE", help="language of the feedback sheets: en, de or fr (default en)")
+    mark.add_argument("--lang", default="en", metavar="CODE", help="language of the diagnoses and the feedback sheets: en, de or fr (default en)")
     mark.add_argument("--templates", metavar="DIR", help="folder of *.tex.j2 templates that replace the shipped ones")
     mark.set_defaults(run=run_mark)
 

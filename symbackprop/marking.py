@@ -138,12 +138,13 @@ def answer_files(answers: Sequence[str | Path], students: Sequence[Student]) -> 
 
 
 def mark(students: Sequence[Student], answers: Mapping[str, Path], *, credit: float = 1.0,
-         decimals: int | None = None) -> list[Result]:  # fmt: skip
+         decimals: int | None = None, lang: str = "en") -> list[Result]:  # fmt: skip
     """Mark every student: their answers file (by stem) against their own spec.
 
     Args:
         credit: the share of a question's points for a value carried forward (0 to 1).
         decimals: the precision asked for (check's --decimals); by default the one the sheets asked for.
+        lang: the language of the diagnoses (templates/check/<lang>.txt.j2).
 
     Raises:
         SymbackpropError: a bad credit, or a student's spec that cannot be read (the class set is damaged).
@@ -169,7 +170,7 @@ def mark(students: Sequence[Student], answers: Mapping[str, Path], *, credit: fl
             results.append(Result(student, "unreadable", {q.number: 0.0 for q in student.questions}, None, str(exc), path))
             continue
         try:
-            marking = check.check(derivations.of(student.spec), given, source=str(path),
+            marking = check.check(derivations.of(student.spec), given, source=str(path), lang=lang,
                                   decimals=student.decimals if decimals is None else decimals)  # fmt: skip
         except AnswersError as exc:  # a quantity the network does not have
             results.append(Result(student, "unreadable", {q.number: 0.0 for q in student.questions}, None, str(exc), path))

@@ -8,27 +8,28 @@ import sympy
 
 from symbackprop import mistakes, ops
 from symbackprop.chain import Delta, Factor
+from symbackprop.wording import Words
 
 CROSS_ENTROPIES = ("binary_cross_entropy", "cross_entropy")
 SQUARED = ("half_squared_error", "squared_error", "mse")
 KINK_SLOPES = {"1": sympy.S.One, "½": sympy.S.Half}  # what students take for ReLU′(0) instead of this sheet's 0
-WRONG_SLOPES = {  # an activation's derivative mistaken for another's, in terms of its output a
-    "tanh": (("sigmoid's derivative {a}(1 − {a}) was used for tanh′ = 1 − {a}²", lambda a: a * (1 - a)),
-             ("tanh′ was taken as 1 − {a} (the square left out) instead of 1 − {a}²", lambda a: 1 - a)),
-    "sigmoid": (("tanh′ = 1 − {a}² was used for σ′ = {a}(1 − {a})", lambda a: 1 - a**2),),
+WRONG_SLOPES = {  # an activation's derivative mistaken for another's, in terms of its output a: (words, slope)
+    "tanh": (("sigmoid_for_tanh", lambda a: a * (1 - a)), ("tanh_square_left_out", lambda a: 1 - a)),
+    "sigmoid": (("tanh_for_sigmoid", lambda a: 1 - a**2),),
 }  # fmt: skip
 
 
-def catalogue(program: mistakes.Program) -> list[mistakes.Mistake]:
-    """Every mistake that applies to `program`'s network, the commonest first."""
+def catalogue(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
+    """Every mistake that applies to `program`'s network, the commonest first, each said in `say`'s language."""
     return [
-        *_loss_scale(program), *_sign_flipped(program), *_kink_slope(program), *_activation_derivatives(program),
-        *_wrong_values(program), *_updated_weights(program), *_update_rule(program),
-        *_bias_left_out(program), *_wrong_weights(program), *_bce_factor_kept(program),
-        *_sum_forgotten(program), *_bias_gradient(program), *_wrong_derivatives(program),
-        *_exp_sign(program), *_cross_entropy_slips(program), *_mean_forgotten(program),
-        *(mistakes.Mistake("rounded_early", f"intermediate values were rounded to {d} decimals too early; keep more "
-                           "digits until the end", rounding=d) for d in mistakes.ROUNDING_DECIMALS),
+        *_loss_scale(program, say), *_sign_flipped(program, say), *_kink_slope(program, say),
+        *_activation_derivatives(program, say), *_wrong_values(program, say), *_updated_weights(program, say),
+        *_update_rule(program, say), *_bias_left_out(program, say), *_wrong_weights(program, say),
+        *_bce_factor_kept(program, say), *_sum_forgotten(program, say), *_bias_gradient(program, say),
+        *_wrong_derivatives(program, say), *_exp_sign(program, say), *_cross_entropy_slips(program, say),
+        *_mean_forgotten(program, say),
+        *(mistakes.Mistake("rounded_early", say("rounded_early", decimals=d), rounding=d)
+          for d in mistakes.ROUNDING_DECIMALS),
     ]  # fmt: skip
 
 
@@ -59,29 +60,27 @@ def _loss_derivative_scaled(program: mistakes.Program, scale: sympy.Expr) -> dic
     }
 
 
-def _loss_scale(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _loss_scale(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     network = program.derivation.network
     loss = network.spec.loss
     if loss == "half_squared_error":
-        scale, kind, text = 2, "half_dropped", "the ½ of the squared error ½(ŷ − t)² was dropped: a factor 2 too large"
+        scale, kind = 2, "half_dropped"
     elif loss in ("squared_error", "mse"):
-        scale, kind, text = sympy.Rational(1, 2), "half_added", "a ½ was added to the squared error: a factor 2 too small"
+        scale, kind = sympy.Rational(1, 2), "half_added"
     else:
         return []
     changes = {network.loss_symbol: scale * network.loss, **_loss_derivative_scaled(program, scale)}
-    return [mistakes.Mistake(kind, text, changes)]
+    return [mistakes.Mistake(kind, say(kind), changes)]
 
 
-def _sign_flipped(program: mistakes.Program) -> list[mistakes.Mistake]:
-    squared = program.derivation.network.spec.loss in SQUARED
-    text = ("the sign of (ŷ − t) is flipped: (t − ŷ) was used" if squared
-            else "the sign of ∂L/∂ŷ is flipped")  # fmt: skip
+def _sign_flipped(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
+    text = say("sign_flipped", squared=program.derivation.network.spec.loss in SQUARED)
     return [mistakes.Mistake("sign_flipped", text, _loss_derivative_scaled(program, sympy.S.NegativeOne))]
 
 
-def _layer_name(program: mistakes.Program, layer: int) -> str:
-    depth = len(program.derivation.network.layers)
-    return "the output layer" if layer == depth else f"hidden layer {layer}"
+def _where(program: mistakes.Program, layer: int) -> str | int:
+    """A layer as the words place it: "output", or a hidden layer's number."""
+    return "output" if layer == len(program.derivation.network.layers) else layer
 
 
 def _output_name(program: mistakes.Program, layer: int) -> sympy.Symbol:
@@ -100,13 +99,13 @@ def _slope_changed(program: mistakes.Program, layer: int,
     }
 
 
-def _per_layer(kind: str, found: list[tuple[str, dict]]) -> list[mistakes.Mistake]:
-    """One mistake per layer, and the same in every layer when there are several."""
-    found = [(text, changes) for text, changes in found if changes]
-    made = [mistakes.Mistake(kind, text, changes) for text, changes in found]
+def _per_layer(kind: str, key: str, found: list[tuple[dict, dict]], say: Words) -> list[mistakes.Mistake]:
+    """One mistake per layer (the words' arguments and the changes), and the same in every layer when there are several."""
+    found = [(args, changes) for args, changes in found if changes]
+    made = [mistakes.Mistake(kind, say(key, **args), changes) for args, changes in found]
     if len(found) > 1:
         everywhere = {s: e for _, changes in found for s, e in changes.items()}
-        made.append(mistakes.Mistake(kind, found[0][0].rsplit(" in ", 1)[0] + " in every layer", everywhere))
+        made.append(mistakes.Mistake(kind, say(key, **{**found[0][0], "where": "every"}), everywhere))
     return made
 
 
@@ -116,57 +115,51 @@ def _sloped_layers(program: mistakes.Program) -> list[int]:
             if network.activation(layer) not in (ops.SOFTMAX, "linear")]  # fmt: skip
 
 
-def _activation_derivatives(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _activation_derivatives(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """f' left out, f(z) used for f'(z), or f' taken at z instead of from h: per layer, then everywhere."""
     network = program.derivation.network
-    variants: dict[str, list[tuple[str, dict]]] = {k: [] for k in ("derivative_left_out", "activation_for_derivative", "derivative_at_z")}  # fmt: skip
+    variants: dict[str, list[tuple[dict, dict]]] = {k: [] for k in ("derivative_left_out", "activation_for_derivative", "derivative_at_z")}  # fmt: skip
     z = sympy.Symbol("z")
     for layer in _sloped_layers(program):
-        name = network.activation(layer)
         rule = network.elementwise(layer).derivative
         a = _output_name(program, layer)
-        derivative = _plain(rule(z, a))
-        at_z = _plain(rule(z, z))
-        where = _layer_name(program, layer)
-        variants["derivative_left_out"].append((f"the activation derivative {derivative} was left out in {where}",
+        derivative, at_z, where = _plain(rule(z, a)), _plain(rule(z, z)), _where(program, layer)
+        variants["derivative_left_out"].append((dict(derivative=derivative, where=where),
                                                 _slope_changed(program, layer, lambda f: sympy.S.One)))  # fmt: skip
         variants["activation_for_derivative"].append(
-            (f"{name}(z) = {a} was used instead of its derivative {derivative} in {where}",
+            (dict(name=network.activation(layer), a=str(a), derivative=derivative, where=where),
              _slope_changed(program, layer, lambda f: f.of)))  # fmt: skip
         if at_z != derivative:  # f' that does not depend on h (ReLU) is the same at z
             variants["derivative_at_z"].append(
-                (f"the activation derivative was taken at z instead of from {a} ({at_z} instead of {derivative}) in "
-                 f"{where}", _slope_changed(program, layer, lambda f: f.expression.xreplace({f.of: f.wrt}))))  # fmt: skip
-    return [m for kind, found in variants.items() for m in _per_layer(kind, found)]
+                (dict(a=str(a), at_z=at_z, derivative=derivative, where=where),
+                 _slope_changed(program, layer, lambda f: f.expression.xreplace({f.of: f.wrt}))))  # fmt: skip
+    return [m for kind, found in variants.items() for m in _per_layer(kind, kind, found, say)]
 
 
-def _wrong_derivatives(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _wrong_derivatives(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """Another activation's derivative (σ′ in a tanh layer), or tanh′ as 1 − h: per layer, then everywhere."""
     network = program.derivation.network
-    found = []
+    by_slip: dict[str, list[tuple[dict, dict]]] = {}  # "every layer" joins the same slip, not two different ones
     for layer in _sloped_layers(program):
-        for text, slope in WRONG_SLOPES.get(network.activation(layer), ()):
-            a = _output_name(program, layer)
-            found.append((text.format(a=a) + f" in {_layer_name(program, layer)}",
-                          _slope_changed(program, layer, lambda f, slope=slope: slope(f.of))))  # fmt: skip
-    by_text: dict[str, list[tuple[str, dict]]] = {}
-    for text, changes in found:  # "every layer" joins the same slip, not two different ones
-        by_text.setdefault(text.rsplit(" in ", 1)[0].replace("ŷ", "h"), []).append((text, changes))
-    return [m for group in by_text.values() for m in _per_layer("wrong_derivative", group)]
+        for key, slope in WRONG_SLOPES.get(network.activation(layer), ()):
+            by_slip.setdefault(key, []).append(
+                (dict(a=str(_output_name(program, layer)), where=_where(program, layer)),
+                 _slope_changed(program, layer, lambda f, slope=slope: slope(f.of))))  # fmt: skip
+    return [m for key, found in by_slip.items() for m in _per_layer("wrong_derivative", key, found, say)]
 
 
-def _kink_slope(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _kink_slope(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """ReLU′(0) taken as 1 or ½ where a z lies exactly on the kink (this sheet takes 0)."""
     network = program.derivation.network
-    found = []
+    made = []
     for layer in _sloped_layers(program):
         if network.activation(layer) != "relu":
             continue
         for written, slope in KINK_SLOPES.items():
             on_kink = lambda f, slope=slope: sympy.Piecewise((slope, sympy.Eq(f.wrt, 0)), (f.expression, True))  # noqa: E731
-            found.append((f"ReLU′(0) was taken as {written} at a z of exactly 0 in {_layer_name(program, layer)}; "
-                          "the convention here is ReLU′(0) = 0", _slope_changed(program, layer, on_kink)))  # fmt: skip
-    return [mistakes.Mistake("kink_derivative", text, changes) for text, changes in found]
+            made.append(mistakes.Mistake("kink_derivative", say("kink_derivative", slope=written, where=_where(program, layer)),
+                                         _slope_changed(program, layer, on_kink)))  # fmt: skip
+    return made
 
 
 def _plain(expr: sympy.Expr) -> str:
@@ -174,7 +167,7 @@ def _plain(expr: sympy.Expr) -> str:
     return sympy.sstr(expr).replace("**", "^").replace("*", "·").replace(" - ", " − ")
 
 
-def _wrong_values(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _wrong_values(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """A neighbouring input or hidden value used for another (x1 for x2), or z for h, in one z or one gradient.
 
     Neighbours only (the values either side on the sheet), as for weights: a few mistakes per value, not a square.
@@ -191,8 +184,8 @@ def _wrong_values(program: mistakes.Program) -> list[mistakes.Mistake]:
             neighbours = [sources[i] for i in (k - 1, k + 1) if 0 <= i < len(sources)]
             for other in neighbours + ([hidden[source]] if source in hidden else []):
                 changed = expression.xreplace({source: other})
-                made.append(mistakes.Mistake("wrong_value_used", f"{other} was used instead of {source} in {label}",
-                                             {step_symbol: changed}))  # fmt: skip
+                text = say("wrong_value_used", other=str(other), value=str(source), step=label)
+                made.append(mistakes.Mistake("wrong_value_used", text, {step_symbol: changed}))
 
     for neuron in network.neurons:
         swaps(neuron.z, neuron.z.name, network.z_definition(neuron), neuron.layer)
@@ -203,7 +196,7 @@ def _wrong_values(program: mistakes.Program) -> list[mistakes.Mistake]:
     return made
 
 
-def _updated_weights(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _updated_weights(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """A hidden δ computed with the next layer's weights already updated."""
     network = program.derivation.network
     by_symbol = {p: p.name for p in network.parameters}
@@ -214,13 +207,12 @@ def _updated_weights(program: mistakes.Program) -> list[mistakes.Mistake]:
         weights = [nxt.weights[delta.neuron.index] for nxt in network.layers[delta.neuron.layer]]
         new = {w: program.updated_symbols[by_symbol[w]] for w in weights}
         names = ", ".join(w.name for w in weights)
-        made.append(mistakes.Mistake("updated_weights_used",
-                                     f"the updated {names} (after the step) was used instead of the original in {symbol}",
+        made.append(mistakes.Mistake("updated_weights_used", say("updated_weights_used", weights=names, delta=str(symbol)),
                                      {symbol: delta.definition.xreplace(new)}))  # fmt: skip
     return made
 
 
-def _update_rule(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _update_rule(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """w + η·g, w − g, w unchanged or w − η²·g instead of w − η·g, for every trainable parameter."""
     spec = program.derivation.network.spec
     ascent, no_rate, unchanged, rate_twice = {}, {}, {}, {}
@@ -232,32 +224,25 @@ def _update_rule(program: mistakes.Program) -> list[mistakes.Mistake]:
         no_rate[new] = w - g
         unchanged[new] = w
         rate_twice[new] = w - program.eta**2 * g
-    made = [
-        mistakes.Mistake("gradient_ascent", "the step went up the gradient (w + η·∂L/∂w) instead of down "
-                         "(w − η·∂L/∂w)", ascent),
-        mistakes.Mistake("learning_rate_left_out", "the learning rate η was left out (w − ∂L/∂w instead of "
-                         "w − η·∂L/∂w)", no_rate),
-        mistakes.Mistake("no_update", "the old value was written as the updated one (w instead of w − η·∂L/∂w)",
-                         unchanged),
-    ]  # fmt: skip
+    made = [mistakes.Mistake(kind, say(kind), changes) for kind, changes in
+            (("gradient_ascent", ascent), ("learning_rate_left_out", no_rate), ("no_update", unchanged))]  # fmt: skip
     if spec.learning_rate != 1:  # with η = 1, η² = η and nothing changes
-        text = "the learning rate η was used twice (w − η²·∂L/∂w instead of w − η·∂L/∂w)"
-        made.append(mistakes.Mistake("learning_rate_twice", text, rate_twice))
+        made.append(mistakes.Mistake("learning_rate_twice", say("learning_rate_twice"), rate_twice))
     return made
 
 
-def _bias_left_out(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _bias_left_out(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """One neuron's bias left out of its z."""
     network = program.derivation.network
     return [
-        mistakes.Mistake("bias_left_out", f"the bias {n.bias} was left out of {n.z}",
+        mistakes.Mistake("bias_left_out", say("bias_left_out", bias=str(n.bias), z=str(n.z)),
                          {n.z: network.z_definition(n).xreplace({n.bias: sympy.S.Zero})})
         for n in network.neurons
         if n.bias is not None
     ]  # fmt: skip
 
 
-def _bias_gradient(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _bias_gradient(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """∂L/∂b taken as 0, or as δ·b, where it is δ·1: the bias's input is 1."""
     derivation = program.derivation
     biases = {n.bias for n in derivation.network.neurons if n.bias is not None}
@@ -265,14 +250,13 @@ def _bias_gradient(program: mistakes.Program) -> list[mistakes.Mistake]:
     if not gradients:
         return []
     return [
-        mistakes.Mistake("bias_gradient", "a bias's gradient was taken as 0; it is δ, since the bias's input is 1",
-                         {s: sympy.S.Zero for s in gradients}),
-        mistakes.Mistake("bias_gradient", "a bias's gradient was taken as δ·b; it is δ·1, since the bias's input is 1",
+        mistakes.Mistake("bias_gradient", say("bias_gradient_zero"), {s: sympy.S.Zero for s in gradients}),
+        mistakes.Mistake("bias_gradient", say("bias_gradient_times_b"),
                          {s: g.delta_form * g.parameter for s, g in gradients.items()}),
     ]  # fmt: skip
 
 
-def _wrong_weights(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _wrong_weights(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """A neighbouring weight used for another: in one z (w12 for w11, or transposed w21 for w12), or in one hidden δ.
 
     Neighbours only (the weights either side on the sheet): a wide layer adds a few mistakes per weight, not a square.
@@ -282,8 +266,8 @@ def _wrong_weights(program: mistakes.Program) -> list[mistakes.Mistake]:
 
     def swap(step_symbol: sympy.Symbol, expression: sympy.Expr, weight: sympy.Symbol, other: sympy.Symbol) -> None:
         if other != weight and weight in expression.free_symbols:
-            made.append(mistakes.Mistake("wrong_weight", f"{other} was used instead of {weight} in {step_symbol}",
-                                         {step_symbol: expression.xreplace({weight: other})}))  # fmt: skip
+            text = say("wrong_weight", other=str(other), weight=str(weight), step=str(step_symbol))
+            made.append(mistakes.Mistake("wrong_weight", text, {step_symbol: expression.xreplace({weight: other})}))
 
     def neighbours(weights: tuple[sympy.Symbol, ...], k: int) -> list[sympy.Symbol]:
         return [weights[i] for i in (k - 1, k + 1) if 0 <= i < len(weights)]  # w31 ↔ w32: the next one on the sheet
@@ -304,7 +288,7 @@ def _wrong_weights(program: mistakes.Program) -> list[mistakes.Mistake]:
     return made
 
 
-def _sum_forgotten(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _sum_forgotten(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """A hidden δ with one path kept: δ_j = f′(z_j)·w_ij·δ_i instead of the sum over the next layer's i."""
     made = []
     for symbol, delta in program.derivation.deltas.items():
@@ -313,12 +297,12 @@ def _sum_forgotten(program: mistakes.Program) -> list[mistakes.Mistake]:
         for term in delta.terms:
             kept = term[0].wrt  # the next layer's z on this path
             product = sympy.Mul(*(f.expression for f in term))
-            made.append(mistakes.Mistake("sum_forgotten", f"only the path through {kept} was kept in {symbol}: a "
-                                         "hidden δ sums over every neuron of the next layer", {symbol: product}))  # fmt: skip
+            made.append(mistakes.Mistake("sum_forgotten", say("sum_forgotten", kept=str(kept), delta=str(symbol)),
+                                         {symbol: product}))  # fmt: skip
     return made
 
 
-def _bce_factor_kept(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _bce_factor_kept(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """With sigmoid and binary cross-entropy, σ′ kept: δ = (ŷ − t)·ŷ·(1 − ŷ) instead of ŷ − t."""
     network = program.derivation.network
     if network.spec.loss != "binary_cross_entropy":
@@ -328,22 +312,21 @@ def _bce_factor_kept(program: mistakes.Program) -> list[mistakes.Mistake]:
         n = delta.neuron
         local = [f.expression for term in delta.terms for f in term if f.of == n.a and f.wrt == n.z]
         changes[n.delta] = delta.definition * local[0]
-    return [mistakes.Mistake("bce_factor_kept", "the sigmoid's derivative ŷ·(1 − ŷ) was kept in the output δ: with "
-                             "binary cross-entropy it cancels, so δ = ŷ − t", changes)]  # fmt: skip
+    return [mistakes.Mistake("bce_factor_kept", say("bce_factor_kept"), changes)]
 
 
-def _exp_sign(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _exp_sign(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """e^(+z) for e^(−z) in one sigmoid neuron: σ(−z) = 1 − σ(z)."""
     network = program.derivation.network
     return [
-        mistakes.Mistake("exp_sign", f"e^(+{n.z}) was used for e^(−{n.z}) in {n.a} = σ({n.z}) = 1/(1 + e^(−{n.z}))",
+        mistakes.Mistake("exp_sign", say("exp_sign", z=str(n.z), a=str(n.a)),
                          {n.a: network.a_definition(n, stable=True).xreplace({n.z: -n.z})})
         for n in network.neurons
         if network.activation(n.layer) == "sigmoid"
     ]  # fmt: skip
 
 
-def _cross_entropy_slips(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _cross_entropy_slips(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """In the cross-entropy's value: log10 for ln, or its minus sign dropped."""
     network = program.derivation.network
     if network.spec.loss not in CROSS_ENTROPIES:
@@ -351,25 +334,22 @@ def _cross_entropy_slips(program: mistakes.Program) -> list[mistakes.Mistake]:
     ln10 = sympy.log(10)
     common = network.loss.replace(sympy.log, lambda x: sympy.log(x) / ln10 if x != 10 else sympy.log(x))
     return [
-        mistakes.Mistake("log10", "log10 was used in the cross-entropy; it takes the natural log ln",
-                         {network.loss_symbol: common}),
-        mistakes.Mistake("ce_sign_dropped", "the minus sign in front of the cross-entropy was dropped: L came out "
-                         "negative", {network.loss_symbol: -network.loss}),
+        mistakes.Mistake("log10", say("log10"), {network.loss_symbol: common}),
+        mistakes.Mistake("ce_sign_dropped", say("ce_sign_dropped"), {network.loss_symbol: -network.loss}),
     ]  # fmt: skip
 
 
-def _mean_forgotten(program: mistakes.Program) -> list[mistakes.Mistake]:
+def _mean_forgotten(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """MSE without its 1/K over K outputs: the loss and the output δ's K times too large."""
     network = program.derivation.network
     outputs = len(network.outputs)
     if network.spec.loss != "mse" or outputs < 2:
         return []
     changes = {network.loss_symbol: outputs * network.loss, **_loss_derivative_scaled(program, outputs)}
-    return [mistakes.Mistake("mean_forgotten", f"the 1/K of the mean squared error (K = {outputs}) was left out: a "
-                             f"factor {outputs} too large", changes)]  # fmt: skip
+    return [mistakes.Mistake("mean_forgotten", say("mean_forgotten", outputs=outputs), changes)]
 
 
-def batch_means(program: mistakes.Program) -> list[mistakes.Mistake]:
+def batch_means(program: mistakes.Program, say: Words) -> list[mistakes.Mistake]:
     """A batch's means: the sum taken instead, divided by N twice, or one example's value taken for the mean."""
     count = len(program.copies)
     means = [program.derivation.network.loss_symbol, *program.gradient_symbols.values()]
@@ -378,13 +358,12 @@ def batch_means(program: mistakes.Program) -> list[mistakes.Mistake]:
         return sympy.Add(*(copy[symbol] for copy in program.copies))
 
     made = [
-        mistakes.Mistake("batch_sum", f"the examples' values were added up, not averaged: a factor {count} too large",
-                         {s: total(s) for s in means}),
-        mistakes.Mistake("batch_divided_twice", f"the sum was divided by N = {count} twice: a factor {count} too small",
+        mistakes.Mistake("batch_sum", say("batch_sum", count=count), {s: total(s) for s in means}),
+        mistakes.Mistake("batch_divided_twice", say("batch_divided_twice", count=count),
                          {s: total(s) / count**2 for s in means}),
     ]  # fmt: skip
     made += [
-        mistakes.Mistake("batch_one_example", f"example {n}'s value was taken for the mean of the batch",
+        mistakes.Mistake("batch_one_example", say("batch_one_example", number=n),
                          {s: copy[s] for s in means})
         for n, copy in enumerate(program.copies, start=1)
     ]  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from symbackprop import mistake_kinds, numeric
+from symbackprop import mistake_kinds, numeric, wording
 from symbackprop.chain import Derivation
 from symbackprop.spec import Example
 from symbackprop.errors import AnswersError
@@ -233,7 +233,7 @@ class Mistake:
         return (self.kind,) if self.also is None else (self.kind, self.also)
 
 
-def together(program: Program, first: Mistake, second: Mistake) -> Mistake | None:
+def together(program: Program, first: Mistake, second: Mistake, *, say: wording.Words) -> Mistake | None:
     """Two mistakes made at once, or None when they cannot be combined.
 
     Where both change one step whose definition is a product (a δ), each changes its own
@@ -249,18 +249,21 @@ def together(program: Program, first: Mistake, second: Mistake) -> Mistake | Non
                 return None
             changed = changes[symbol] * changed / original
         changes[symbol] = changed
-    return Mistake(first.kind, f"{first.explanation}, and {second.explanation}", changes, also=second.kind)
+    return Mistake(first.kind, say("both", first=first.explanation, second=second.explanation), changes,
+                   also=second.kind)
 
 
-def catalogue(program: Program) -> list[Mistake]:
+def catalogue(program: Program, *, lang: str = "en") -> list[Mistake]:
     """Every mistake that applies to `program`'s network, the commonest first (built in `mistake_kinds`).
 
     A batch's are one example's, made in every example, and the mistakes of taking the mean.
+    Each is explained in `lang` (templates/check/<lang>.txt.j2).
     """
+    say = wording.words(lang)
     if program.single is None:
-        return mistake_kinds.catalogue(program)
-    return [*map(functools.partial(_in_every_example, program), mistake_kinds.catalogue(program.single)),
-            *mistake_kinds.batch_means(program)]  # fmt: skip
+        return mistake_kinds.catalogue(program, say)
+    return [*map(functools.partial(_in_every_example, program), mistake_kinds.catalogue(program.single, say)),
+            *mistake_kinds.batch_means(program, say)]  # fmt: skip
 
 
 def _in_every_example(program: Program, mistake: Mistake) -> Mistake:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from symbackprop.student_sheet import Written
+    from symbackprop.wording import Words
 
 POINT_MOVES = (-2, -1, 1, 2)  # powers of ten a decimal point slips by
 
@@ -54,8 +55,8 @@ class Rows:
         return None
 
 
-def find(given: Written, value: float, *, rows: Rows | None = None, besides: Collection[str] = ()) -> list[Slip]:
-    """The slips that turn `value` (what should have been written) into `given`.
+def find(given: Written, value: float, *, say: Words, rows: Rows | None = None, besides: Collection[str] = ()) -> list[Slip]:
+    """The slips that turn `value` (what should have been written) into `given`, explained in `say`'s language.
 
     Args:
         rows: the section's other values, for a value copied from the wrong row; `besides` are the labels of this one.
@@ -68,16 +69,16 @@ def find(given: Written, value: float, *, rows: Rows | None = None, besides: Col
         return []
     found = []
     if truncated(given, value):
-        found.append(Slip("truncated", f"the digits after decimal {given.decimals} were cut off instead of rounded"))
+        found.append(Slip("truncated", say("truncated", decimals=given.decimals)))
     if abs(value) > 2 * half and _same(given.value, -value, half):
-        found.append(Slip("minus_lost", f"the sign was lost or added: {given.text} for {meant}"))
+        found.append(Slip("minus_lost", say("minus_lost", given=given.text, meant=meant)))
     if _swapped(given, value):
-        found.append(Slip("digits_swapped", f"two digits were swapped: {given.text} for {meant}"))
+        found.append(Slip("digits_swapped", say("digits_swapped", given=given.text, meant=meant)))
     if given.value != 0 and any(_same(given.value, value * 10.0**k, half) for k in POINT_MOVES):
-        found.append(Slip("decimal_point_moved", f"the decimal point moved: {given.text} for {meant}"))
+        found.append(Slip("decimal_point_moved", say("decimal_point_moved", given=given.text, meant=meant)))
     copied = None if rows is None else rows.copied(given.value, half, besides=besides)
     if copied is not None:
-        found.append(Slip("wrong_row", f"this is the value of {copied}: copied from the wrong row"))
+        found.append(Slip("wrong_row", say("wrong_row", row=copied)))
     return found
 
 

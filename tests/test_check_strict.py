@@ -147,7 +147,7 @@ def test_two_decimal_values_are_not_right_or_carried_forward(tmp_path, capsys, a
     code, report = run_check(tmp_path, capsys, SEED, answers)
     assert code == 1 and report["root_cause"]["name"] == root
     assert statuses(report)[root] == "wrong"
-    assert report["root_cause"]["diagnosis"] == check.TOO_FEW_DIGITS
+    assert report["root_cause"]["diagnosis"] == "too few digits to tell which mistake this is; write more decimals"
 
 
 def test_a_two_decimal_value_that_is_exact_is_right(tmp_path, capsys):

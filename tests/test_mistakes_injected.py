@@ -21,6 +21,7 @@ import symbackprop as sbp
 from symbackprop import check, mistakes, student_sheet
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TOO_FEW_DIGITS = "too few digits to tell which mistake this is; write more decimals"
 NETWORKS = {
     "seed_2_2_1": yaml.safe_load((EXAMPLES / "seed_2_2_1.yaml").read_text()),
     "classifier_2_1_1": yaml.safe_load((EXAMPLES / "classifier_2_1_1.yaml").read_text()),
@@ -196,7 +197,7 @@ def test_the_injected_mistake_is_found_and_named(derivations, network, slip, kin
             assert mark.status == "wrong", (name, texts[name], mark.status)
     given = float(texts[root.name])
     if 0.5 * 10**-decimals > check.MIN_RELATIVE_PRECISION * max(abs(given), abs(exact[root.name])):
-        assert root.diagnosis == check.TOO_FEW_DIGITS  # one significant digit: naming a mistake would be a guess
+        assert root.diagnosis == TOO_FEW_DIGITS  # one significant digit: naming a mistake would be a guess
     elif len(kinds) == 1:
         assert kinds[0] in root.mistakes, root.diagnosis
     else:  # two mistakes: the first step may show one of them; the δ they share shows both
