@@ -95,3 +95,13 @@ def printable(text: str, *, keep: str = "", json: bool = False) -> str:
         return f"\\u{code:04x}" if json or code > 0xFF else f"\\x{code:02x}"
 
     return _CONTROL.sub(spelled, text)
+
+
+def check_choices(option: str, asked: Sequence[str], valid: Sequence[str], *, what: str) -> None:
+    """Refuse a name that is not one of `valid`, or no name at all: one line naming the option and the valid names."""
+    for name in asked:
+        if name not in valid:
+            raise SymbackpropError(f"{option}: unknown {what} '{shorten(name)}'{did_you_mean(name, valid)}; "
+                                   f"valid: {', '.join(valid)}")  # fmt: skip
+    if not asked:
+        raise SymbackpropError(f"{option}: none given; valid: {', '.join(valid)}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symbackprop import (chain, finite_diff, handout_figure, handout_grids, handout_output, handout_rules, handout_steps,
+from symbackprop import (chain, errors, finite_diff, handout_figure, handout_grids, handout_output, handout_rules, handout_steps,
                          handout_tables, handout_training, handout_vector, numeric, ops, printing, vector)
 from symbackprop.handout_steps import Derivative, Step
 from symbackprop.handout_tables import GradientCheck, Phrase, Table, backward_order
@@ -300,12 +300,7 @@ def _sections(sections: Sequence[str] | None, *, training: bool, gradient_check:
     less the check with --no-check."""
     default = SECTIONS if concise else tuple(name for name in SECTIONS if name != "vector")
     asked = default if sections is None else tuple(sections)
-    for name in asked:
-        if name not in SECTIONS:
-            raise SymbackpropError(f"--sections: unknown section '{shorten(name)}'{did_you_mean(name, SECTIONS)}; "
-                                   f"valid: {', '.join(SECTIONS)}")  # fmt: skip
-    if not asked:
-        raise SymbackpropError(f"--sections: none given; valid: {', '.join(SECTIONS)}")
+    errors.check_choices("--sections", asked, SECTIONS, what="section")
     if "training" in asked and sections is not None and not training:
         raise SymbackpropError("--sections: training needs a training run (--train EPOCHS)")
     return tuple(name for name in SECTIONS if name in asked and (name != "check" or gradient_check))

@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from symbackprop import chain, handout, handout_tables, mistakes, numeric, printing
+from symbackprop import chain, errors, handout, handout_tables, mistakes, numeric, printing
 from symbackprop.errors import SymbackpropError, did_you_mean, listing, shorten
 from symbackprop.printing import Latex
 from symbackprop.spec import Course, Example
@@ -135,12 +135,7 @@ def build(derivation: chain.Derivation, *, variants: int, seed: int = 0, questio
 
 def _questions(questions: Sequence[str] | None) -> tuple[str, ...]:
     asked = QUESTIONS if questions is None else tuple(questions)
-    for name in asked:
-        if name not in QUESTIONS:
-            raise SymbackpropError(f"--questions: unknown part '{shorten(name)}'{did_you_mean(name, QUESTIONS)}; "
-                                   f"valid: {', '.join(QUESTIONS)}")  # fmt: skip
-    if not asked:
-        raise SymbackpropError(f"--questions: none given; valid: {', '.join(QUESTIONS)}")
+    errors.check_choices("--questions", asked, QUESTIONS, what="part")
     return tuple(name for name in QUESTIONS if name in asked)
 
 

@@ -230,3 +230,14 @@ def numpy_training(params, n_in, n_hidden, X, T, *, loss, epochs, batch_size, se
     final |= {f"b{j}": b1[j - 1] for j in range(1, n_hidden + 1)}
     final |= {f"w{out}{k}": w2[k - 1] for k in range(1, n_hidden + 1)} | {f"b{out}": b2}
     return history, final
+
+
+def random_batch(keys, *, examples, seed):
+    """`keys` of a spec with `examples` random examples (targets a distribution for several outputs) and drawn parameters."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = keys["layers"][0], keys["layers"][-1]
+    data = []
+    for _ in range(examples):
+        targets = rng.dirichlet(np.ones(n_out)) if n_out > 1 else rng.uniform(0, 1, 1)
+        data.append({"inputs": [float(v) for v in rng.uniform(-1, 1, n_in)], "targets": [float(v) for v in targets]})
+    return {**keys, "init": {"seed": seed, "decimals": 6}, "data": data}

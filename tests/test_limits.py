@@ -27,13 +27,7 @@ CASES = {
 
 
 def _raw(keys, *, examples=3, seed=2):
-    rng = np.random.default_rng(seed)
-    n_in, n_out = keys["layers"][0], keys["layers"][-1]
-    data = []
-    for _ in range(examples):
-        targets = rng.dirichlet(np.ones(n_out)) if n_out > 1 else rng.uniform(0, 1, 1)
-        data.append({"inputs": [float(v) for v in rng.uniform(-1, 1, n_in)], "targets": [float(v) for v in targets]})
-    return {**keys, "init": {"seed": seed, "decimals": 6}, "data": data}
+    return reference.random_batch(keys, examples=examples, seed=seed)
 
 
 def _slope(name, z):

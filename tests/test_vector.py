@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import sympy
 
+import reference
 import symbackprop as sbp
 from symbackprop import cli, numeric, ops, vector
 
@@ -25,13 +26,7 @@ SMALL = {
 
 
 def _spec(keys, *, examples=4, seed=1):
-    rng = np.random.default_rng(seed)
-    n_in, n_out = keys["layers"][0], keys["layers"][-1]
-    data = []
-    for _ in range(examples):
-        targets = rng.dirichlet(np.ones(n_out)) if n_out > 1 else rng.uniform(0, 1, 1)
-        data.append({"inputs": [float(v) for v in rng.uniform(-1, 1, n_in)], "targets": [float(v) for v in targets]})
-    return sbp.build_spec(**keys, init={"seed": seed, "decimals": 6}, data=data)
+    return sbp.build_spec(**reference.random_batch(keys, examples=examples, seed=seed))
 
 
 def _standard(name, z):
