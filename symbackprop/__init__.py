@@ -26,6 +26,8 @@ _API = {
     "derive": ("symbackprop.api", "derive"),
     "solve": ("symbackprop.api", "solve"),
     "gradcheck": ("symbackprop.api", "gradcheck"),
+    "solve_checked": ("symbackprop.api", "solve_checked"),
+    "evaluator": ("symbackprop.api", "evaluator"),
     "prove": ("symbackprop.chain", "prove"),
     "Derivation": ("symbackprop.chain", "Derivation"),
     "Solution": ("symbackprop.numeric", "Solution"),
