@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
-from symbackprop import chain, check, files, handout, handout_tables, texchars
+from symbackprop import chain, files, handout, handout_tables, texchars
 from symbackprop import spec as spec_module
 from symbackprop.errors import SymbackpropError, shorten
 from symbackprop.printing import Latex
@@ -166,6 +166,12 @@ def backend() -> list[str] | None:
         return ["pdflatex"]
     tinytex = _tinytex_pdflatex()
     return [str(tinytex)] if tinytex is not None else None
+
+
+def many_documents_backend() -> list[str] | None:
+    """The command for a batch of documents: pdflatex itself where it is installed (latexmk's start-up costs
+    more than the pass it would save), else `backend()`."""
+    return ["pdflatex"] if shutil.which("pdflatex") else backend()
 
 
 def _tinytex_pdflatex() -> Path | None:
@@ -361,33 +367,6 @@ def make(derivation: chain.Derivation, *, templates: str | Path | None = None, *
     return Handout(handout.build(derivation, **options), templates=templates)
 
 
-def write_variants(derivation: chain.Derivation, folder: str | Path, *, count: int, seed: int,
-                   templates: str | Path | None = None, pdf: bool = True, **options: Any) -> list[Path]:  # fmt: skip
-    """An exercise sheet and its answer key for each of `count` students, each with their own numbers.
-
-    The numbers come from `handout.variant(spec, seed=seed, index=i)`, so the same seed writes the
-    same files, named student_1.tex, student_1_key.tex, ... (zero-padded to the width of `count`).
-    `options` are `handout.build`'s (not mode, examples, parameters or student, which each sheet sets).
-    `class_set.write` adds each student's spec, answer template and a class list.
-
-    Raises:
-        SymbackpropError: bad count, or no TeX while `pdf` is set (the .tex files are written first).
-    """
-    if count < 1:
-        raise SymbackpropError(f"--variants: must be at least 1, got {count}")
-    spec = derivation.network.spec
-
-    def documents() -> Iterator[tuple[str, handout.Document]]:
-        for i in range(1, count + 1):
-            examples, parameters = handout.variant(spec, seed=seed, index=i)
-            number = f"{i:0{len(str(count))}d}"
-            student = handout.Student(number, handout.variant_code(examples, parameters), check.DECIMALS)
-            yield from sheet_and_key(f"student_{number}", handout.build(
-                derivation, mode="solutions", examples=examples, parameters=parameters, student=student, **options))  # fmt: skip
-
-    return write_documents(folder, documents(), templates=templates, pdf=pdf)
-
-
 def sheet_and_key(stem: str, key: handout.Document) -> tuple[tuple[str, handout.Document], ...]:
     """A student's exercise sheet and key, by file stem: one document, built once, in its two modes."""
     return (stem, dataclasses.replace(key, mode="exercise")), (f"{stem}_key", key)
@@ -399,8 +378,8 @@ def write_documents(folder: str | Path, documents: Iterable[tuple[str, handout.D
 
     TeX starts on a document while the next ones are still being built (`documents` may be a generator).
     The first document of each mode (sheet, key) is compiled from scratch; the others of its mode start
-    from its auxiliary files (see `_compile`), so that most need one pdflatex pass, not two. pdflatex is
-    called directly where there is one: latexmk's own start-up costs more than the pass it would save.
+    from its auxiliary files (see `_compile`), so that most need one pdflatex pass, not two
+    (`many_documents_backend`).
 
     Returns:
         The .tex files, then the .pdf files, each in the order given.
@@ -411,7 +390,7 @@ def write_documents(folder: str | Path, documents: Iterable[tuple[str, handout.D
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    command = (["pdflatex"] if shutil.which("pdflatex") else backend()) if pdf else None
+    command = many_documents_backend() if pdf else None
     pool = futures.ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) if command else None  # TeX: own processes
     written: list[Path] = []
     compiling: list[futures.Future] = []
@@ -468,7 +447,7 @@ def compile_all(documents: Sequence[tuple[str, Path]], *, jobs: int | None = Non
         SymbackpropError: no TeX is available.
         LatexError: a document did not compile (those already running finish first).
     """
-    command = ["pdflatex"] if shutil.which("pdflatex") else backend()
+    command = many_documents_backend()
     if command is None:
         raise SymbackpropError(INSTALL_HINT)
     with futures.ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:  # each TeX in its own process

@@ -26,7 +26,7 @@ from conftest import EXAMPLES
 from test_render import needs_tex
 
 import symbackprop as sbp
-from symbackprop import cli, handout, render, spec
+from symbackprop import class_set, cli, handout, render, spec
 from symbackprop.errors import SpecError, SymbackpropError
 from symbackprop.printing import Latex
 
@@ -527,8 +527,11 @@ def test_the_logo_is_checked_again_when_the_handout_is_written(tmp_path):
 
 
 def test_variants_each_sheet_names_its_own_logo(tmp_path):
-    derivation = sbp.derive(sbp.load_spec(EXAMPLES / "course_header.yaml"))
-    written = render.write_variants(derivation, tmp_path, count=2, seed=1, pdf=False)
+    loaded = sbp.load_spec(EXAMPLES / "course_header.yaml")
+    derivation = sbp.derive(loaded)
+    written = class_set.write(derivation, tmp_path, class_set.sheets(loaded, seed=1, count=2),
+                              source=spec.read_mapping(EXAMPLES / "course_header.yaml"), seed=1, pdf=False)  # fmt: skip
+    written = [p for p in written if p.suffix == ".tex"]
     assert [p.name for p in written] == ["student_1.tex", "student_1_key.tex", "student_2.tex", "student_2_key.tex"]
     for sheet in written:
         logo = f"{sheet.stem}-logo.png"

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop import cli, handout, render
+from symbackprop import class_set, cli, handout, render, spec
 from conftest import EXAMPLES
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -185,11 +185,19 @@ def test_a_teachers_template_folder_overrides_one_template(tmp_path):
 # -- variants -------------------------------------------------------------------------------
 
 
+def variant_sheets(d, folder, *, count: int, seed: int, source: Path) -> list[Path]:
+    """The .tex sheets and keys of a class set of `count` numbered students (no PDFs)."""
+    sheets = class_set.sheets(d.network.spec, seed=seed, count=count)
+    written = class_set.write(d, folder, sheets, source=spec.read_mapping(source), seed=seed, pdf=False)
+    return [p for p in written if p.suffix == ".tex"]
+
+
 def test_variants_are_reproducible_and_each_has_its_own_key(tmp_path):
     d = derivation("seed_2_2_1.yaml")
-    first = render.write_variants(d, tmp_path / "a", count=3, seed=7, pdf=False)
-    again = render.write_variants(d, tmp_path / "b", count=3, seed=7, pdf=False)
-    other = render.write_variants(d, tmp_path / "c", count=3, seed=8, pdf=False)
+    source = EXAMPLES / "seed_2_2_1.yaml"
+    first = variant_sheets(d, tmp_path / "a", count=3, seed=7, source=source)
+    again = variant_sheets(d, tmp_path / "b", count=3, seed=7, source=source)
+    other = variant_sheets(d, tmp_path / "c", count=3, seed=8, source=source)
     assert [p.name for p in first] == [p.name for p in again] == [
         "student_1.tex", "student_1_key.tex", "student_2.tex", "student_2_key.tex", "student_3.tex", "student_3_key.tex"]
     assert all(p.read_bytes() == q.read_bytes() for p, q in zip(first, again))
