@@ -237,10 +237,15 @@ def _sections(questions: Sequence[handout.Question]) -> list[tuple[str, list[tup
 
 
 def class_csv(rows: Sequence[Sequence[object]]) -> str:
-    """The class list as CSV; a cell a spreadsheet would run as a formula (=, +, -, @ first) starts with ' instead."""
+    """The class list as CSV (see `inert_csv`)."""
+    return inert_csv(CSV_COLUMNS, rows)
+
+
+def inert_csv(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A header line and rows as CSV; a cell a spreadsheet would run as a formula (=, +, -, @ first) starts with '."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     writer.writerows([[inert(cell) for cell in row] for row in rows])
     return out.getvalue()
 

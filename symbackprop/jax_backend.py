@@ -68,9 +68,6 @@ class JaxEvaluator(vector.VectorEvaluator):
         parts = [part for w, b in places for part in (w, b) if part is not None]
         in_order = not self._tied and all(block is not None for _, block in parts)
 
-        def take(flat, index: np.ndarray, block: slice | None):
-            return flat[block].reshape(index.shape) if block is not None else flat[index]
-
         def affine(W, b, source, *, rows: bool = False):
             # rows: the source is the batch as given, one example per row. dot_general's contracting
             # dimensions instead of transposes: XLA then copies nothing
@@ -80,7 +77,7 @@ class JaxEvaluator(vector.VectorEvaluator):
         def run(flat, X, T):
             # the column form, one example per column, as the equations are written: each neuron's
             # values are one contiguous row, which the output layer's expressions take one by one
-            matrices = [(take(flat, *w), None if b is None else take(flat, *b)) for w, b in places]
+            matrices = [(vector.take(flat, *w), None if b is None else vector.take(flat, *b)) for w, b in places]
             # Wᵀ gathered as a matrix of its own (a few hundred numbers): the backward products are then
             # plain row-major products, which XLA hands to its fast kernel; a transposed operand is not
             transposed = [flat[w[0].T] for w, _ in places]

@@ -11,7 +11,6 @@ student's numbers go into the same derivation.
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import io
 import json
@@ -205,17 +204,15 @@ class _Derivations:
 def grades_csv(results: Sequence[Result]) -> str:
     """One row per student: id, name, status, points, max points, each question's points, first wrong step, diagnosis."""
     numbers = sorted({q.number for r in results for q in r.student.questions})
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "name", "status", "points", "max_points", *(f"q{n}" for n in numbers), "first_wrong", "diagnosis",
-                     "problem"])  # fmt: skip
+    columns = ["id", "name", "status", "points", "max_points", *(f"q{n}" for n in numbers), "first_wrong", "diagnosis",
+               "problem"]  # fmt: skip
+    rows = []
     for r in results:
         root = r.marking.root_cause if r.marking is not None else None
-        row = [r.student.id, r.student.name, r.status, _number(r.total), _number(r.student.max_points),
-               *(_number(r.points[n]) if n in r.points else "" for n in numbers),
-               root.name if root else "", root.diagnosis if root else "", r.problem]  # fmt: skip
-        writer.writerow([class_set.inert(cell) for cell in row])
-    return out.getvalue()
+        rows.append([r.student.id, r.student.name, r.status, _number(r.total), _number(r.student.max_points),
+                     *(_number(r.points[n]) if n in r.points else "" for n in numbers),
+                     root.name if root else "", root.diagnosis if root else "", r.problem])  # fmt: skip
+    return class_set.inert_csv(columns, rows)
 
 
 def _number(value: float) -> str:

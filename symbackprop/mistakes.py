@@ -86,8 +86,7 @@ def _one_example(derivation: Derivation, example: Example) -> Program:
     network = derivation.network
     spec = network.spec
     eta = sympy.Dummy("eta")
-    known = dict(zip(network.inputs, example.inputs)) | dict(zip(network.targets, example.targets))
-    known |= {p: spec.parameters[p.name] for p in network.parameters} | {eta: spec.learning_rate}
+    known = _numbers(network, example, spec.parameters) | {eta: spec.learning_rate}
 
     steps: list[Step] = []
     for layer in network.layers:
@@ -103,6 +102,17 @@ def _one_example(derivation: Derivation, example: Example) -> Program:
         new = gradient.parameter if name in spec.frozen else gradient.parameter - eta * gradient_symbols[name]
         steps.append(Step(f"updated.{name}", f"new {name}", updated_symbols[name], new))
     return Program(derivation, {s.symbol: s for s in steps}, known, eta, gradient_symbols, updated_symbols)
+
+
+def with_numbers(prog: Program, example: Example, parameters: Mapping[str, float]) -> Program:
+    """`prog` (of one example) with other inputs, targets and parameters: its steps, catalogue and compiled code serve."""
+    return dataclasses.replace(prog, known=prog.known | _numbers(prog.derivation.network, example, parameters))
+
+
+def _numbers(network, example: Example, parameters: Mapping[str, float]) -> dict[sympy.Symbol, float]:
+    """The known values of one example's hand calculation: inputs, targets and parameters, by symbol."""
+    known = dict(zip(network.inputs, example.inputs)) | dict(zip(network.targets, example.targets))
+    return known | {p: parameters[p.name] for p in network.parameters}
 
 
 def _batch(single: Program, examples: Sequence[Example]) -> Program:

@@ -10,7 +10,6 @@ is shown, in which order, with which numbers. `quiz_moodle` and `quiz_qti` write
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,7 +124,7 @@ def build(derivation: chain.Derivation, *, variants: int, seed: int = 0, questio
         document = handout.build(derivation, mode="worked", examples=examples, parameters=parameters, decimals=decimals,
                                  params=list(order), gradient_check=False, sections=["forward", "loss", "backward"])  # fmt: skip
         lines = _working(derivation, document.passes[0], parameters, solution, decimals)
-        variant_program = _known(prog, examples[0], parameters)
+        variant_program = mistakes.with_numbers(prog, examples[0], parameters)
         runs = [(m, mistakes.Run(variant_program, {}, changes=m.changes, rounding=m.rounding)) for m in catalogue]
         blanks = tuple(_blank(step, _correct(step.name, solution), half, runs, lines.get(step.name, ()), network)
                        for step in steps)  # fmt: skip
@@ -162,14 +161,6 @@ def _position(name: str, order: Sequence[str]) -> tuple[int, int]:
     if part == "updated":
         return 2, order.index(what)
     return 0, 0
-
-
-def _known(prog: mistakes.Program, example: Example, parameters: dict[str, float]) -> mistakes.Program:
-    """`prog` with a variant's inputs, targets and parameters: the catalogue's changes (and compiled steps) stay valid."""
-    network = prog.derivation.network
-    known = dict(prog.known) | dict(zip(network.inputs, example.inputs)) | dict(zip(network.targets, example.targets))
-    known |= {p: parameters[p.name] for p in network.parameters}
-    return dataclasses.replace(prog, known=known)
 
 
 def _correct(name: str, solution: numeric.Solution) -> float:

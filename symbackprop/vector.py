@@ -295,7 +295,7 @@ class VectorEvaluator:
 
     def matrices(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """(W⁽ˡ⁾, b⁽ˡ⁾) per layer; a tied name puts its one value at each of its places."""
-        return [(_take(flat, *w), None if b is None else _take(flat, *b)) for w, b in self._places]
+        return [(take(flat, *w), None if b is None else take(flat, *b)) for w, b in self._places]
 
     def _forward(self, inputs: np.ndarray, flat: np.ndarray) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
         """(W, b) per layer, pre-activations per layer (output's last) and activations (inputs first)."""
@@ -411,8 +411,11 @@ def _block(index: np.ndarray) -> slice | None:
     return slice(start, start + index.size) if np.array_equal(index.ravel(), np.arange(start, start + index.size)) else None
 
 
-def _take(flat: np.ndarray, index: np.ndarray, block: slice | None) -> np.ndarray:
-    # In the default network order each layer's weights are one block: a view, no copy.
+def take(flat: np.ndarray, index: np.ndarray, block: slice | None) -> np.ndarray:
+    """A layer's matrix (or bias vector) out of the flat parameter vector (NumPy or JAX arrays alike).
+
+    In the default network order each layer's weights are one block: a view, no copy.
+    """
     return flat[block].reshape(index.shape) if block is not None else flat[index]
 
 
